@@ -1,0 +1,329 @@
+"""Typed run configuration: one source of truth per setting, loaded from YAML, saved beside outputs.
+
+Every stage's settings are a dataclass; they nest into :class:`RunConfig`. Unknown keys are errors
+that name the key, YAML is read with the safe loader, and ``--set a.b=value`` overrides a field.
+
+>>> cfg = config_from_dict({"features": {"name": "mfcc", "n_mfcc": 13}})
+>>> cfg.features.n_mfcc, cfg.audio.sample_rate
+(13, 32000)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from soundtag.errors import ConfigError
+from soundtag.fileio import atomic_write_text
+
+
+@dataclass
+class AudioConfig:
+    """How audio is decoded: every clip is mixed to mono and resampled to ``sample_rate``."""
+
+    sample_rate: int = 32000
+    resample_quality: str = "HQ"
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise ConfigError(f"audio.sample_rate must be positive, got {self.sample_rate}")
+        if self.resample_quality not in ("QQ", "LQ", "MQ", "HQ", "VHQ"):
+            raise ConfigError(
+                f"audio.resample_quality must be one of QQ, LQ, MQ, HQ, VHQ, got {self.resample_quality!r}"
+            )
+
+
+@dataclass
+class FeatureConfig:
+    """Base of the feature settings; ``name`` picks the subclass from :attr:`registry`."""
+
+    registry: ClassVar[dict[str, type[FeatureConfig]]] = {}
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            FeatureConfig.registry[cls.name] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form with ``name`` first, as written to YAML."""
+        return {"name": self.name, **dataclasses.asdict(self)}
+
+
+@dataclass
+class StftConfig(FeatureConfig):
+    """Short-time Fourier transform framing shared by the spectral features."""
+
+    n_fft: int = 1024
+    hop_length: int = 320
+    win_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_fft < 16 or self.hop_length < 1:
+            raise ConfigError(f"features: n_fft must be >= 16 and hop_length >= 1 ({self.name})")
+        if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
+            raise ConfigError("features.win_length must be in 1..n_fft")
+
+
+@dataclass
+class SpectrogramConfig(StftConfig):
+    """The seed's feature: STFT magnitude in dB re the clip's max, clipped, scaled to [0, 1]."""
+
+    name: ClassVar[str] = "spectrogram"
+    hop_length: int = 512
+    top_db: float = 80.0
+    n_frames: int | None = 439
+
+
+@dataclass
+class LogMelConfig(StftConfig):
+    """Log-mel power spectrogram in dB with a floor: the default feature for new runs."""
+
+    name: ClassVar[str] = "logmel"
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float | None = None
+    amin: float = 1e-10
+    top_db: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_mels < 1 or self.fmin < 0 or (self.fmax is not None and self.fmax <= self.fmin):
+            raise ConfigError("features: need n_mels >= 1 and 0 <= fmin < fmax")
+
+
+@dataclass
+class MfccConfig(LogMelConfig):
+    """MFCCs: DCT-II (orthonormal) of the log-mel spectrogram, with optional deltas."""
+
+    name: ClassVar[str] = "mfcc"
+    n_mfcc: int = 20
+    top_db: float | None = 80.0
+    deltas: int = 0
+    delta_width: int = 9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.n_mfcc <= self.n_mels:
+            raise ConfigError("features.n_mfcc must be in 1..n_mels")
+        if self.deltas not in (0, 1, 2) or self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise ConfigError("features.deltas must be 0, 1 or 2 and delta_width odd and >= 3")
+
+
+@dataclass
+class RawConfig(FeatureConfig):
+    """The waveform itself, for 1-D CNNs."""
+
+    name: ClassVar[str] = "raw"
+
+
+@dataclass
+class DataConfig:
+    """Where the corpus and the feature cache are, and how features are extracted."""
+
+    corpus: str = "data/demo"
+    cache_dir: str | None = None
+    num_workers: int = 2
+    batch_size: int = 32
+
+
+@dataclass
+class RunConfig:
+    """Everything one soundtag run depends on."""
+
+    seed: int = 2018
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    features: FeatureConfig = field(default_factory=LogMelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, the form written to ``config.yaml``."""
+        return to_plain(self)
+
+
+def to_plain(obj: Any) -> Any:
+    """Convert nested config dataclasses into plain dicts (feature configs keep their ``name``)."""
+    if isinstance(obj, FeatureConfig):
+        return obj.to_dict()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def build_dataclass(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types by name."""
+    if isinstance(cls, type) and issubclass(cls, FeatureConfig):
+        cls = _feature_class(data, where)
+        data = {k: v for k, v in data.items() if k != "name"}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown config key '{_join(where, key)}' (known here: {known})")
+    kwargs = {key: _coerce(hints[key], value, _join(where, key)) for key, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def _feature_class(data: Any, where: str) -> type[FeatureConfig]:
+    """Pick the feature config class named by ``data['name']``."""
+    if not isinstance(data, dict) or "name" not in data:
+        raise ConfigError(f"{where}: needs a 'name' ({', '.join(sorted(FeatureConfig.registry))})")
+    name = data["name"]
+    if name not in FeatureConfig.registry:
+        known = ", ".join(sorted(FeatureConfig.registry))
+        raise ConfigError(f"{where}.name: unknown feature '{name}' (known: {known})")
+    return FeatureConfig.registry[name]
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against type ``hint``, converting ints to floats where a float is wanted."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(hint)[:1] or (Any,)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint):
+        return build_dataclass(hint, value, where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b=value`` into a key path and a YAML-parsed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``key=value`` override applied."""
+    result = _deep_copy(data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text}: '{key}' is not a section")
+            node = child
+        node[keys[-1]] = value
+    return result
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with the safe loader, reporting problems as one line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of settings")
+    return data
+
+
+def config_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) -> RunConfig:
+    """Build a :class:`RunConfig`; relative paths are resolved against ``base_dir``."""
+    config = build_dataclass(RunConfig, data, "")
+    if base_dir is not None:
+        _resolve_paths(config, Path(base_dir))
+    return config
+
+
+def _resolve_paths(config: RunConfig, base_dir: Path) -> None:
+    """Make the corpus and cache paths absolute so a saved config works from any directory."""
+    config.data.corpus = str((base_dir / Path(config.data.corpus).expanduser()).resolve())
+    if config.data.cache_dir is not None:
+        config.data.cache_dir = str((base_dir / Path(config.data.cache_dir).expanduser()).resolve())
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Load a config from YAML (or the defaults when ``path`` is None) and apply overrides.
+
+    Paths in a file are relative to the file; paths given with ``--set`` to the working directory.
+    """
+    data = read_yaml(path) if path is not None else {}
+    base_dir = Path(path).resolve().parent if path is not None else Path.cwd()
+    config = config_from_dict(data, base_dir)
+    if overrides:
+        merged = apply_overrides(config.to_dict(), overrides)
+        config = config_from_dict(merged, Path.cwd())
+    return config
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    """Write ``config`` as YAML at ``path`` atomically, in a form :func:`load_config` reads back."""
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)
+    atomic_write_text(path, text)

@@ -1,0 +1,215 @@
+"""Corpora: FSDKaggle2018 layout (train.csv, audio_train/, test.csv, audio_test/) or a plain folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from soundtag.audio import is_audio_file
+from soundtag.errors import CorpusError
+from soundtag.fileio import atomic_write_text
+
+TRAIN_CSV = "train.csv"
+TEST_CSVS = ("test.csv", "test_post_competition.csv")
+TRUTH_CSV = "train_truth.csv"
+TRAIN_AUDIO = "audio_train"
+TEST_AUDIO = "audio_test"
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio file and what the corpus says about it (label and verification may be unknown)."""
+
+    fname: str
+    path: Path
+    label: str | None = None
+    verified: bool | None = None
+
+
+@dataclass
+class Corpus:
+    """A labelled corpus: train clips with possibly noisy labels, test clips, and the vocabulary."""
+
+    root: Path
+    train: list[Clip]
+    test: list[Clip]
+    labels: list[str]
+    truth: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def clips(self) -> list[Clip]:
+        """Every train and test clip."""
+        return self.train + self.test
+
+
+class LabelMap:
+    """A stable label <-> index map, saved as JSON next to a run's outputs.
+
+    >>> LabelMap(["Cough", "Bark"]).index("Cough")
+    1
+    """
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = sorted(set(labels))
+        self._index = {label: i for i, label in enumerate(self.labels)}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._index
+
+    def index(self, label: str) -> int:
+        """Index of ``label``; a KeyError names the unknown label."""
+        try:
+            return self._index[label]
+        except KeyError:
+            raise KeyError(f"unknown label {label!r}") from None
+
+    def label(self, index: int) -> str:
+        """Label at ``index``."""
+        return self.labels[index]
+
+    def save(self, path: str | Path) -> None:
+        """Write ``{"labels": [...]}`` atomically."""
+        atomic_write_text(path, json.dumps({"labels": self.labels}, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> LabelMap:
+        """Read a map written by :meth:`save`."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(list(data["labels"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CorpusError(f"{path}: not a label map ({exc})") from None
+
+
+def safe_audio_path(folder: Path, fname: str, csv_path: Path) -> Path:
+    """``folder/fname``, refusing names that are absolute or escape ``folder``."""
+    if not fname or fname != fname.strip() or "\x00" in fname:
+        raise CorpusError(f"{csv_path}: invalid fname {fname!r}")
+    if os.path.isabs(fname) or Path(fname).is_absolute() or fname.startswith(("/", "\\")):
+        raise CorpusError(f"{csv_path}: fname {fname!r} is an absolute path; it must stay inside {folder}")
+    candidate = (folder / fname).resolve()
+    root = folder.resolve()
+    if candidate != root and root not in candidate.parents:
+        raise CorpusError(f"{csv_path}: fname {fname!r} escapes its audio folder {folder}")
+    return folder / fname
+
+
+def read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """Read a CSV as strings (BOM and CRLF tolerated), checking its columns and fnames."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise CorpusError(f"{path}: missing column {', '.join(repr(c) for c in missing)}")
+    frame = frame.apply(lambda col: col.str.strip())
+    duplicated = frame["fname"][frame["fname"].duplicated()]
+    if len(duplicated):
+        raise CorpusError(f"{path}: duplicate fname {duplicated.iloc[0]!r}")
+    return frame
+
+
+def parse_verified(value: str, path: Path, fname: str) -> bool:
+    """Read a ``manually_verified`` cell: 0/1, true/false, yes/no."""
+    text = value.strip().lower()
+    if text in ("1", "1.0", "true", "yes"):
+        return True
+    if text in ("0", "0.0", "false", "no", ""):
+        return False
+    raise CorpusError(f"{path}: manually_verified of {fname!r} is {value!r}, expected 0 or 1")
+
+
+def read_corpus(root: str | Path) -> Corpus:
+    """Read a corpus in FSDKaggle2018 layout; the vocabulary is the set of train labels."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: corpus folder not found")
+    train_csv = root / TRAIN_CSV
+    if not train_csv.is_file():
+        raise CorpusError(f"{root}: not a corpus in FSDKaggle2018 layout (no {TRAIN_CSV})")
+    frame = read_csv(train_csv, ("fname", "label", "manually_verified"))
+    empty = frame["label"] == ""
+    if empty.any():
+        raise CorpusError(f"{train_csv}: empty label for {frame['fname'][empty].iloc[0]!r}")
+    train = [
+        Clip(
+            row.fname,
+            safe_audio_path(root / TRAIN_AUDIO, row.fname, train_csv),
+            row.label,
+            parse_verified(row.manually_verified, train_csv, row.fname),
+        )
+        for row in frame.itertuples(index=False)
+    ]
+    labels = sorted(set(frame["label"]))
+    return Corpus(root, train, read_test(root, set(labels)), labels, read_truth(root))
+
+
+def read_test(root: Path, vocabulary: set[str]) -> list[Clip]:
+    """Test clips from ``test.csv`` or ``test_post_competition.csv`` (none when neither exists)."""
+    for name in TEST_CSVS:
+        path = root / name
+        if path.is_file():
+            frame = read_csv(path, ("fname",))
+            labels = frame["label"] if "label" in frame.columns else [""] * len(frame)
+            unknown = sorted({lab for lab in labels if lab and lab not in vocabulary})
+            if unknown:
+                raise CorpusError(f"{path}: label {unknown[0]!r} does not occur in {TRAIN_CSV}")
+            return [
+                Clip(fname, safe_audio_path(root / TEST_AUDIO, fname, path), label or None)
+                for fname, label in zip(frame["fname"], labels)
+            ]
+    return []
+
+
+def read_truth(root: Path) -> dict[str, str] | None:
+    """True train labels from ``train_truth.csv``, for scoring label cleaning only."""
+    path = root / TRUTH_CSV
+    if not path.is_file():
+        return None
+    frame = read_csv(path, ("fname", "true_label"))
+    return dict(zip(frame["fname"], frame["true_label"]))
+
+
+def find_audio_files(paths: list[str | Path]) -> list[Path]:
+    """Audio files named or found recursively under folders, sorted, without duplicates."""
+    found: dict[Path, None] = {}
+    for entry in paths:
+        path = Path(entry)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and is_audio_file(child):
+                    found[child] = None
+        elif path.exists():
+            found[path] = None
+        else:
+            raise CorpusError(f"{path}: no such file or folder")
+    return list(found)
+
+
+def read_folder(root: str | Path) -> list[Clip]:
+    """Every audio file under ``root`` as an unlabelled clip named by its path relative to ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: folder not found")
+    return [Clip(path.relative_to(root).as_posix(), path) for path in find_audio_files([root])]
+
+
+def is_corpus(root: str | Path) -> bool:
+    """True when ``root`` is in FSDKaggle2018 layout."""
+    return (Path(root) / TRAIN_CSV).is_file()
+
+
+def clips_of(root: str | Path) -> list[Clip]:
+    """The clips of a corpus folder (train then test) or of a plain folder of audio."""
+    return read_corpus(root).clips if is_corpus(root) else read_folder(root)

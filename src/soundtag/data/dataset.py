@@ -1,0 +1,125 @@
+"""Stream cached features in batches: fixed-width crops for training, whole clips for evaluation.
+
+Only the items of the current batch are in memory, whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from soundtag.data.cache import FeatureCache
+from soundtag.errors import AudioError
+
+PAD_MODES = ("repeat", "zeros", "min")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One clip to feed a model: its audio path, class index (-1 when unknown) and name."""
+
+    path: str
+    target: int = -1
+    fname: str = ""
+
+
+def fit_width(features: np.ndarray, width: int, offset: int, pad_mode: str = "repeat") -> np.ndarray:
+    """Crop (from ``offset``) or pad a (bins, frames) array to exactly ``width`` frames."""
+    frames = features.shape[-1]
+    if frames >= width:
+        return features[..., offset : offset + width]
+    if pad_mode == "repeat":
+        reps = -(-width // frames)
+        return np.tile(features, (1,) * (features.ndim - 1) + (reps,))[..., :width]
+    value = 0.0 if pad_mode == "zeros" else float(features.min())
+    pad = [(0, 0)] * (features.ndim - 1) + [(0, width - frames)]
+    return np.pad(features, pad, constant_values=value)
+
+
+class FeatureDataset(Dataset):
+    """Cached features of ``examples``; with ``width`` each item is cropped or padded to it.
+
+    Random crops are drawn from a generator seeded by (seed, epoch, index), so a run is repeatable
+    and a resumed run sees the same crops as an uninterrupted one.
+    """
+
+    def __init__(
+        self,
+        cache: FeatureCache,
+        examples: Sequence[Example],
+        width: int | None = None,
+        random_crop: bool = False,
+        pad_mode: str = "repeat",
+        seed: int = 0,
+    ) -> None:
+        if pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}")
+        self.cache = cache
+        self.examples = list(examples)
+        self.width = width
+        self.random_crop = random_crop
+        self.pad_mode = pad_mode
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the crops of ``epoch``."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def load(self, index: int) -> np.ndarray:
+        """The whole cached feature array of item ``index``."""
+        example = self.examples[index]
+        features = self.cache.load(example.path)
+        if features is None:
+            raise AudioError(example.path, "has no cached features (run `soundtag features` first)")
+        return features
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        features = self.load(index)
+        if self.width is not None:
+            excess = max(0, features.shape[-1] - self.width)
+            offset = excess // 2
+            if self.random_crop and excess:
+                rng = np.random.default_rng([self.seed, self.epoch, index])
+                offset = int(rng.integers(0, excess + 1))
+            features = fit_width(features, self.width, offset, self.pad_mode)
+        return torch.from_numpy(np.ascontiguousarray(features)), self.examples[index].target
+
+
+def collate_whole(batch: list[tuple[torch.Tensor, int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Keep whole clips of different lengths as a list beside a tensor of targets."""
+    return [item for item, _ in batch], torch.tensor([target for _, target in batch])
+
+
+def make_loader(
+    dataset: FeatureDataset,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> DataLoader:
+    """A DataLoader over ``dataset``; fixed-width datasets batch as tensors, whole clips as lists."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        collate_fn=None if dataset.width is not None else collate_whole,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def examples_from(paths: Sequence[str | Path], targets: Sequence[int] | None = None) -> list[Example]:
+    """Examples from paths (and targets), named by file name."""
+    targets = list(targets) if targets is not None else [-1] * len(paths)
+    return [Example(str(p), t, Path(p).name) for p, t in zip(paths, targets)]

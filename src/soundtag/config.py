@@ -134,6 +134,56 @@ class DataConfig:
 
 
 @dataclass
+class ModelConfig:
+    """Which classifier to build; empty ``channels`` / null ``fc_dim`` take the model's defaults."""
+
+    name: str = "vgg_small"
+    channels: list[int] = field(default_factory=list)
+    fc_dim: int | None = None
+    dropout: float = 0.3
+
+
+@dataclass
+class TrainConfig:
+    """How a classifier is trained and validated."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 8
+    crop_seconds: float = 2.0
+    pad_mode: str = "repeat"
+    labels: str = "all"
+    val_fraction: float = 0.2
+    val_from: str = "verified"
+    device: str = "auto"
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.labels not in ("all", "verified"):
+            raise ConfigError(f"train.labels must be 'all' or 'verified', got {self.labels!r}")
+        if self.val_from not in ("all", "verified"):
+            raise ConfigError(f"train.val_from must be 'all' or 'verified', got {self.val_from!r}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError("train.val_fraction must be between 0 and 1")
+        if self.pad_mode not in ("repeat", "zeros", "min"):
+            raise ConfigError("train.pad_mode must be repeat, zeros or min")
+        if self.epochs < 1 or self.batch_size < 1 or self.crop_seconds <= 0:
+            raise ConfigError("train.epochs, train.batch_size and train.crop_seconds must be positive")
+
+
+@dataclass
+class TagConfig:
+    """How files are tagged: segment length and hop in seconds (null: the training window), top-k."""
+
+    segment: float | None = None
+    hop: float | None = None
+    top_k: int = 3
+    batch_size: int = 32
+
+
+@dataclass
 class RunConfig:
     """Everything one soundtag run depends on."""
 
@@ -141,6 +191,9 @@ class RunConfig:
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeatureConfig = field(default_factory=LogMelConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tag: TagConfig = field(default_factory=TagConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, the form written to ``config.yaml``."""
@@ -248,10 +301,18 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``data`` with every ``key=value`` override applied."""
+    """Return a copy of ``data`` with every ``key=value`` override applied.
+
+    Switching ``features.name`` starts that section from the new feature's defaults (one feature's
+    settings do not carry over to another); other ``features.*`` overrides then apply on top.
+    """
     result = _deep_copy(data)
-    for text in overrides:
-        keys, value = parse_override(text)
+    parsed = [parse_override(text) for text in overrides]
+    for keys, value in parsed:
+        section = result.get("features")
+        if keys == ["features", "name"] and isinstance(section, dict) and section.get("name") != value:
+            result["features"] = {"name": value}
+    for text, (keys, value) in zip(overrides, parsed):
         node = result
         for key in keys[:-1]:
             child = node.get(key)

@@ -11,9 +11,10 @@ if TYPE_CHECKING:
     from soundtag.config import RunConfig
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--config FILE`` and repeatable ``--set key=value``."""
-    parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
+def add_config_arguments(parser: argparse.ArgumentParser, with_config_option: bool = True) -> None:
+    """``--config FILE`` (unless the command takes it positionally) and repeatable ``--set key=value``."""
+    if with_config_option:
+        parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
     parser.add_argument(
         "--set",
         dest="overrides",

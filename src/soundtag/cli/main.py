@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from soundtag import __version__
-from soundtag.cli import features
+from soundtag.cli import evaluate, features, tag, train
 from soundtag.errors import SoundtagError
 
-SUBCOMMANDS = (features,)
+SUBCOMMANDS = (features, train, evaluate, tag)
 
 
 def build_parser() -> argparse.ArgumentParser:

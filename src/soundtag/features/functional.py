@@ -29,7 +29,8 @@ def stft_power(
     win_length = win_length or n_fft
     if window is None:
         window = torch.hann_window(win_length, periodic=True, dtype=waveforms.dtype, device=waveforms.device)
-    if waveforms.shape[-1] <= n_fft // 2:  # keep torch.stft's length check happy for tiny clips
+    num_samples = waveforms.shape[-1]
+    if num_samples <= n_fft // 2:  # keep torch.stft's length check happy for tiny clips
         waveforms = F.pad(waveforms, (0, n_fft // 2 + 1 - waveforms.shape[-1]))
     spec = torch.stft(
         waveforms,
@@ -40,7 +41,7 @@ def stft_power(
         center=True,
         pad_mode="constant",
         return_complex=True,
-    )
+    )[..., : num_frames(num_samples, hop_length)]  # the padding must not add frames
     squared = spec.real.square() + spec.imag.square()  # 4x faster than abs().pow(2) on CPU
     if power == 2.0:
         return squared

@@ -34,6 +34,11 @@ class FeatureTransform(nn.Module):
         """Frames :meth:`frames` gives for a clip of ``num_samples`` samples."""
         raise NotImplementedError
 
+    @property
+    def num_bins(self) -> int:
+        """Rows of the output: frequency bins, mel bands, coefficients, or 1 for the waveform."""
+        raise NotImplementedError
+
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.finish(self.frames(waveforms))
 
@@ -57,6 +62,10 @@ class Spectrogram(FeatureTransform):
     def num_frames(self, num_samples: int) -> int:
         return int(Fn.num_frames(num_samples, self.config.hop_length))
 
+    @property
+    def num_bins(self) -> int:
+        return self.config.n_fft // 2 + 1
+
 
 class LogMel(FeatureTransform):
     """Log-mel power spectrogram in dB with a floor (``amin``) and an optional ``top_db``."""
@@ -78,11 +87,19 @@ class LogMel(FeatureTransform):
     def num_frames(self, num_samples: int) -> int:
         return int(Fn.num_frames(num_samples, self.config.hop_length))
 
+    @property
+    def num_bins(self) -> int:
+        return self.config.n_mels
+
 
 class MFCC(LogMel):
     """MFCCs with optional deltas stacked along the coefficient axis."""
 
     config: MfccConfig
+
+    @property
+    def num_bins(self) -> int:
+        return self.config.n_mfcc * (1 + self.config.deltas)
 
     def finish(self, frames: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -97,6 +114,10 @@ class Raw(FeatureTransform):
 
     def num_frames(self, num_samples: int) -> int:
         return num_samples
+
+    @property
+    def num_bins(self) -> int:
+        return 1
 
 
 def build_transform(config: FeatureConfig, sample_rate: int) -> FeatureTransform:

@@ -1,0 +1,5 @@
+"""Models stage: the seed's CNNs, found by name in a registry."""
+
+from soundtag.models.registry import MODELS, build_model, count_parameters, model_summary
+
+__all__ = ["MODELS", "build_model", "count_parameters", "model_summary"]

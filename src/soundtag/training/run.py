@@ -1,0 +1,149 @@
+"""A training run end to end: corpus -> cached features -> split -> model -> trainer -> run folder.
+
+The run folder holds ``config.yaml`` (which reproduces the run), ``label_map.json``, ``metrics.csv``,
+``best.pt``, ``last.pt`` and ``train.log``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from soundtag.config import RunConfig, load_config, save_config
+from soundtag.data import Clip, Example, FeatureCache, LabelMap, cache_features, read_corpus
+from soundtag.errors import SoundtagError
+from soundtag.features import build_transform
+from soundtag.models import build_model, model_summary
+from soundtag.training.split import validation_split
+from soundtag.training.trainer import Trainer, TrainingSet, TrainResult
+
+CONFIG_FILE = "config.yaml"
+LABEL_MAP_FILE = "label_map.json"
+LOG_FILE = "train.log"
+
+
+def window_frames(config: RunConfig) -> int:
+    """Width in frames of a training window: fixed by the feature (seed spectrogram) or from
+    ``train.crop_seconds``.
+    """
+    fixed = getattr(config.features, "n_frames", None)
+    if fixed:
+        return int(fixed)
+    transform = build_transform(config.features, config.audio.sample_rate)
+    return transform.num_frames(int(round(config.train.crop_seconds * config.audio.sample_rate)))
+
+
+def feature_bins(config: RunConfig) -> int:
+    """Rows of the configured feature."""
+    return build_transform(config.features, config.audio.sample_rate).num_bins
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextmanager
+def run_logger(run_dir: Path, console: bool = True, name: str = "soundtag.training") -> Iterator[logging.Logger]:
+    """A logger that appends to ``run_dir/train.log`` (and echoes to stderr) for one run."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")]
+    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    if console:
+        handlers.append(logging.StreamHandler())
+        handlers[1].setFormatter(logging.Formatter("%(message)s"))
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def choose_training_clips(clips: list[Clip], labels: str) -> list[Clip]:
+    """All labelled train clips, or the verified ones only."""
+    return [c for c in clips if labels == "all" or c.verified]
+
+
+def examples_for(clips: list[Clip], label_map: LabelMap) -> list[Example]:
+    """Examples with class indices from ``label_map``."""
+    return [Example(str(c.path), label_map.index(str(c.label)), c.fname) for c in clips]
+
+
+@dataclass
+class PreparedRun:
+    """Everything needed to start or resume training, and what was skipped."""
+
+    data: TrainingSet
+    label_map: LabelMap
+    failures: list[tuple[str, str]]
+
+
+def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
+    """Read the corpus, cache features of its train clips and split off validation clips."""
+    corpus = read_corpus(config.data.corpus)
+    label_map = LabelMap(corpus.labels)
+    cache = FeatureCache(config.data.cache_dir, config.audio, config.features)
+    clips = choose_training_clips(corpus.train, config.train.labels)
+    report = cache_features([c.path for c in clips], config.audio, config.features, cache,
+                            num_workers=config.data.num_workers, progress=progress)
+    failed = {path for path, _ in report.failures}
+    usable = [c for c in clips if str(c.path) not in failed]
+    train, val = validation_split(usable, config.train.val_fraction, config.seed,
+                                  from_verified=config.train.val_from == "verified")
+    if not train:
+        raise SoundtagError(f"{config.data.corpus}: no usable training clips")
+    data = TrainingSet(examples_for(train, label_map), examples_for(val, label_map), cache,
+                       len(label_map), feature_bins(config), window_frames(config))
+    return PreparedRun(data, label_map, report.failures)
+
+
+def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> tuple[TrainResult, PreparedRun]:
+    """Train a new run in ``run_dir`` (which must not hold a run already)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "last.pt").exists():
+        raise SoundtagError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / CONFIG_FILE)
+    return _train(config, run_dir, progress, resume=False)
+
+
+def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[TrainResult, PreparedRun]:
+    """Continue the run in ``run_dir`` from its last completed epoch."""
+    run_dir = Path(run_dir)
+    config = load_config(run_dir / CONFIG_FILE)
+    return _train(config, run_dir, progress, resume=(run_dir / "last.pt").exists())
+
+
+def _train(config: RunConfig, run_dir: Path, progress: bool, resume: bool) -> tuple[TrainResult, PreparedRun]:
+    seed_everything(config.seed)
+    prepared = prepare_training(config, progress)
+    prepared.label_map.save(run_dir / LABEL_MAP_FILE)
+    model = build_model(config.model, prepared.data.in_bins, prepared.data.n_classes)
+    with run_logger(run_dir, console=progress) as logger:
+        logger.info("%s; %d train / %d validation clips; window %d frames",
+                    model_summary(config.model.name, model), len(prepared.data.train),
+                    len(prepared.data.val), prepared.data.width)
+        for path, problem in prepared.failures:
+            logger.warning("skipped %s: %s", path, problem)
+        trainer = Trainer(config, model, prepared.data, run_dir, progress=progress, logger=logger)
+        if resume:
+            trainer.resume()
+        result = trainer.fit()
+        logger.info("done: best val MAP@3 %.4f at epoch %d of %d", result.best_score, result.best_epoch,
+                    result.epochs_run)
+    return result, prepared

@@ -1,0 +1,74 @@
+"""Clip-level probabilities from a fixed-width model: average over windows covering the clip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from soundtag.data import fit_width
+
+
+def window_starts(frames: int, width: int, hop: int) -> list[int]:
+    """Start frames of windows of ``width`` every ``hop`` that cover all ``frames`` (the last one
+    is aligned to the end so no frame is missed).
+    """
+    if frames <= width:
+        return [0]
+    starts = list(range(0, frames - width + 1, hop))
+    if starts[-1] + width < frames:
+        starts.append(frames - width)
+    return starts
+
+
+def clip_windows(features: np.ndarray, width: int, hop: int, pad_mode: str = "repeat") -> np.ndarray:
+    """Stack of (n_windows, bins, width) windows covering one clip's (bins, frames) features."""
+    starts = window_starts(features.shape[-1], width, hop)
+    return np.stack([fit_width(features, width, start, pad_mode) for start in starts])
+
+
+@torch.inference_mode()
+def predict_clips(
+    model: nn.Module,
+    clips: Iterable[np.ndarray],
+    width: int,
+    hop: int,
+    device: torch.device,
+    batch_size: int = 32,
+    pad_mode: str = "repeat",
+) -> np.ndarray:
+    """Softmax probabilities (n_clips, n_classes), each clip the mean over its windows.
+
+    ``clips`` may be a lazy iterable: only about one batch of windows is held at a time.
+    """
+    model.eval()
+    sums: list[np.ndarray] = []
+    counts: list[int] = []
+    pending: list[np.ndarray] = []
+    owners: list[int] = []
+
+    def flush() -> None:
+        batch = torch.from_numpy(np.stack(pending)).to(device, non_blocking=True)
+        probs = torch.softmax(model(batch).float(), dim=1).cpu().numpy()
+        for owner, row in zip(owners, probs):
+            if owner == len(sums):
+                sums.append(np.zeros_like(row, dtype=np.float64))
+                counts.append(0)
+            sums[owner] += row
+            counts[owner] += 1
+        pending.clear()
+        owners.clear()
+
+    for i, features in enumerate(clips):
+        for window in clip_windows(features, width, hop, pad_mode):
+            pending.append(window)
+            owners.append(i)
+            if len(pending) >= batch_size:
+                flush()
+    if pending:
+        flush()
+    if not sums:
+        return np.zeros((0, 0), dtype=np.float32)
+    return (np.stack(sums) / np.asarray(counts)[:, None]).astype(np.float32)

@@ -113,10 +113,16 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
 
 
 def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> tuple[TrainResult, PreparedRun]:
-    """Train a new run in ``run_dir`` (which must not hold a run already)."""
+    """Train a new run in ``run_dir``.
+
+    A folder holding a run of the very same config is resumed instead, so a repeated command
+    finishes the run rather than failing or starting over.
+    """
     run_dir = Path(run_dir)
     if (run_dir / "last.pt").exists():
-        raise SoundtagError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
+        if (run_dir / CONFIG_FILE).is_file() and load_config(run_dir / CONFIG_FILE).to_dict() == config.to_dict():
+            return _train(config, run_dir, progress, resume=True)
+        raise SoundtagError(f"{run_dir}: already holds a run of another config; use --resume {run_dir} or another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / CONFIG_FILE)
     return _train(config, run_dir, progress, resume=False)

@@ -155,6 +155,7 @@ class TrainConfig:
     crop_seconds: float = 2.0
     pad_mode: str = "repeat"
     labels: str = "all"
+    extra_labels: str | None = None
     val_fraction: float = 0.2
     val_from: str = "verified"
     device: str = "auto"
@@ -184,6 +185,81 @@ class TagConfig:
 
 
 @dataclass
+class AutoencoderConfig:
+    """The convolutional autoencoder whose latents feed label spreading (seed: 4096-d, Adam 1e-5)."""
+
+    latent_dim: int = 4096
+    input_frames: int = 128
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    lr: float = 1e-5
+    batch_size: int = 16
+    epochs: int = 100
+    patience: int = 5
+    val_fraction: float = 0.1
+
+
+@dataclass
+class SpreadConfig:
+    """scikit-learn LabelSpreading inside class groups (seed: rbf, gamma 20, alpha 0.2)."""
+
+    embedding: str = "latent"
+    kernel: str = "rbf"
+    gamma: float = 20.0
+    n_neighbors: int = 7
+    alpha: float = 0.2
+    max_iter: int = 100000
+    tol: float = 0.001
+    pca_components: int | None = 20
+    groups: str = "all"
+    groups_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.embedding not in ("latent", "mfcc_stats"):
+            raise ConfigError("spread.embedding must be 'latent' or 'mfcc_stats'")
+        if self.kernel not in ("rbf", "knn"):
+            raise ConfigError("spread.kernel must be 'rbf' or 'knn'")
+        if not 0.0 < self.alpha < 1.0:
+            raise ConfigError("spread.alpha must be between 0 and 1")
+
+
+@dataclass
+class SelfTrainConfig:
+    """Self-training rounds: clips whose top probability is in [lower, upper] join the training set;
+    ``lower`` moves linearly from ``lower_start`` to ``lower_end`` over the rounds.
+    """
+
+    rounds: int = 3
+    epochs_per_round: int = 10
+    lower_start: float = 0.9
+    lower_end: float = 0.7
+    upper: float = 1.0
+    label: str = "predicted"
+    unlabelled_dir: str | None = None
+    init_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.label not in ("predicted", "given"):
+            raise ConfigError("selftrain.label must be 'predicted' or 'given'")
+        if self.rounds < 1 or self.epochs_per_round < 1:
+            raise ConfigError("selftrain.rounds and selftrain.epochs_per_round must be positive")
+        if not 0.0 <= min(self.lower_start, self.lower_end) <= max(self.lower_start, self.lower_end) <= self.upper <= 1.0:
+            raise ConfigError("selftrain bounds must satisfy 0 <= lower <= upper <= 1")
+
+
+@dataclass
+class EnsembleConfig:
+    """How class probabilities of several runs are combined."""
+
+    method: str = "geometric"
+    min_score: float = 0.0
+    weights: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.method not in ("arithmetic", "geometric", "weighted"):
+            raise ConfigError("ensemble.method must be arithmetic, geometric or weighted")
+
+
+@dataclass
 class RunConfig:
     """Everything one soundtag run depends on."""
 
@@ -194,6 +270,10 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tag: TagConfig = field(default_factory=TagConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    spread: SpreadConfig = field(default_factory=SpreadConfig)
+    selftrain: SelfTrainConfig = field(default_factory=SelfTrainConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, the form written to ``config.yaml``."""
@@ -364,10 +444,22 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) -
 
 
 def _resolve_paths(config: RunConfig, base_dir: Path) -> None:
-    """Make the corpus and cache paths absolute so a saved config works from any directory."""
-    config.data.corpus = str((base_dir / Path(config.data.corpus).expanduser()).resolve())
-    if config.data.cache_dir is not None:
-        config.data.cache_dir = str((base_dir / Path(config.data.cache_dir).expanduser()).resolve())
+    """Make every path setting absolute so a saved config works from any directory."""
+    for section, name in PATH_FIELDS:
+        holder = getattr(config, section)
+        value = getattr(holder, name)
+        if value is not None:
+            setattr(holder, name, str((base_dir / Path(value).expanduser()).resolve()))
+
+
+PATH_FIELDS = (
+    ("data", "corpus"),
+    ("data", "cache_dir"),
+    ("train", "extra_labels"),
+    ("spread", "groups_file"),
+    ("selftrain", "unlabelled_dir"),
+    ("selftrain", "init_weights"),
+)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:

@@ -40,3 +40,27 @@ def warn(message: str) -> None:
 def show_progress(args: argparse.Namespace) -> bool:
     """Progress bars unless ``--quiet``."""
     return not getattr(args, "quiet", False)
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """``CONFIG`` plus ``--set``, ``--corpus`` and ``--cache-dir`` for commands that read a corpus."""
+    parser.add_argument("config_file", nargs="?", metavar="CONFIG", help="YAML config (e.g. configs/demo.yaml)")
+    add_config_arguments(parser, with_config_option=False)
+    parser.add_argument("--corpus", metavar="DIR", help="corpus to use (replaces data.corpus)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (replaces data.cache_dir)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+
+
+def recipe_config(args: argparse.Namespace) -> RunConfig:
+    """The config of ``CONFIG`` with ``--set``, ``--corpus`` and ``--cache-dir`` applied."""
+    from pathlib import Path
+
+    from soundtag.config import load_config
+    from soundtag.errors import SoundtagError
+
+    if not args.config_file:
+        raise SoundtagError(f"{args.command} needs a CONFIG file (e.g. configs/demo.yaml)")
+    overrides = list(args.overrides)
+    overrides += [f"data.corpus={Path(args.corpus).resolve()}"] if args.corpus else []
+    overrides += [f"data.cache_dir={Path(args.cache_dir).resolve()}"] if args.cache_dir else []
+    return load_config(args.config_file, overrides)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soundtag.cli.common import add_config_arguments
+from soundtag.cli.common import add_recipe_arguments, recipe_config
 from soundtag.errors import SoundtagError
 
 
@@ -16,19 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a classifier",
         description="Train the classifier described by CONFIG; RUN_DIR/config.yaml reproduces a run.",
     )
-    parser.add_argument("config_file", nargs="?", metavar="CONFIG", help="YAML config (e.g. configs/demo.yaml)")
-    add_config_arguments(parser, with_config_option=False)
-    parser.add_argument("--corpus", metavar="DIR", help="corpus to train on (replaces data.corpus)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (replaces data.cache_dir)")
+    add_recipe_arguments(parser)
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<config name>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last epoch")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume), then draw the training curves and print where the run is."""
-    from soundtag.config import load_config
     from soundtag.reports import plot_training_curves
     from soundtag.training import resume_run, start_run
 
@@ -39,12 +34,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         result, _ = resume_run(run_dir, progress)
     else:
-        if not args.config_file:
-            raise SoundtagError("train needs a CONFIG file (e.g. configs/demo.yaml) or --resume RUN_DIR")
-        overrides = list(args.overrides)
-        overrides += [f"data.corpus={Path(args.corpus).resolve()}"] if args.corpus else []
-        overrides += [f"data.cache_dir={Path(args.cache_dir).resolve()}"] if args.cache_dir else []
-        config = load_config(args.config_file, overrides)
+        config = recipe_config(args)
         run_dir = Path(args.out or Path("runs") / Path(args.config_file).stem)
         result, _ = start_run(config, run_dir, progress)
     plot_training_curves(run_dir / "metrics.csv", run_dir / "curves.png")

@@ -30,7 +30,10 @@ def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     """1-D CNN on the waveform."""
     if in_bins != 1:
         raise ConfigError("model cnn1d_raw needs features.name: raw")
-    return CNN1d(n_classes, config.channels or (16, 32, 64, 128), fc_dim=config.fc_dim or 256, dropout=config.dropout)
+    channels = config.channels or (16, 32, 64, 128)
+    if len(channels) != 4:
+        raise ConfigError(f"model cnn1d_raw has 4 pooling stages: model.channels needs 4 widths, got {len(channels)}")
+    return CNN1d(n_classes, channels, fc_dim=config.fc_dim or 256, dropout=config.dropout)
 
 
 MODELS: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {

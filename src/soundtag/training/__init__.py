@@ -12,11 +12,13 @@ from soundtag.training.run import (
     window_frames,
 )
 from soundtag.training.split import validation_split
-from soundtag.training.trainer import Trainer, TrainingSet, TrainResult, resolve_device
+from soundtag.training.loop import EpochLoop, TrainResult
+from soundtag.training.trainer import Trainer, TrainingSet, resolve_device
 from soundtag.training.windows import clip_windows, predict_clips, window_starts
 
 __all__ = [
     "CONFIG_FILE",
+    "EpochLoop",
     "LABEL_MAP_FILE",
     "Trainer",
     "TrainResult",

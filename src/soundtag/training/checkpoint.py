@@ -28,5 +28,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise SoundtagError(f"{path}: refused to load checkpoint: it holds more than weights ({first[:120]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise SoundtagError(f"{path}: corrupt or unreadable checkpoint ({str(exc).splitlines()[0][:120]})") from None
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many kinds (KeyError, EOFError, ...) on junk
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SoundtagError(f"{path}: corrupt or unreadable checkpoint ({first[:120]})") from None

@@ -10,14 +10,15 @@ import logging
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from soundtag.config import RunConfig, load_config, save_config
-from soundtag.data import Clip, Example, FeatureCache, LabelMap, cache_features, read_corpus
+from soundtag.data import Clip, Corpus, Example, FeatureCache, LabelMap, cache_features, read_corpus
+from soundtag.data.corpus import read_csv
 from soundtag.errors import SoundtagError
 from soundtag.features import build_transform
 from soundtag.models import build_model, model_summary
@@ -74,9 +75,32 @@ def run_logger(run_dir: Path, console: bool = True, name: str = "soundtag.traini
             handler.close()
 
 
-def choose_training_clips(clips: list[Clip], labels: str) -> list[Clip]:
-    """All labelled train clips, or the verified ones only."""
-    return [c for c in clips if labels == "all" or c.verified]
+def read_extra_labels(path: str | Path, corpus: Corpus) -> dict[str, str]:
+    """``fname,label`` rows (e.g. promoted labels) for train clips of ``corpus``."""
+    frame = read_csv(Path(path), ("fname", "label"))
+    known = {c.fname for c in corpus.train}
+    vocabulary = set(corpus.labels)
+    for fname, label in zip(frame["fname"], frame["label"]):
+        if fname not in known:
+            raise SoundtagError(f"{path}: fname {fname!r} is not a train clip of {corpus.root}")
+        if label not in vocabulary:
+            raise SoundtagError(f"{path}: label {label!r} of {fname!r} is not in the vocabulary")
+    return dict(zip(frame["fname"], frame["label"]))
+
+
+def choose_training_clips(corpus: Corpus, labels: str, extra_labels: str | None = None) -> list[Clip]:
+    """All labelled train clips or the verified ones, plus the clips of ``extra_labels`` with those
+    labels. Extra clips are marked unverified, so the validation split stays the same.
+    """
+    clips = [c for c in corpus.train if labels == "all" or c.verified]
+    if extra_labels:
+        extra = read_extra_labels(extra_labels, corpus)
+        chosen = {c.fname for c in clips}
+        clips = [replace(c, label=extra[c.fname], verified=False) if c.fname in extra and not c.verified else c
+                 for c in clips]
+        clips += [replace(c, label=extra[c.fname], verified=False)
+                  for c in corpus.train if c.fname in extra and c.fname not in chosen]
+    return clips
 
 
 def examples_for(clips: list[Clip], label_map: LabelMap) -> list[Example]:
@@ -98,7 +122,7 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
     corpus = read_corpus(config.data.corpus)
     label_map = LabelMap(corpus.labels)
     cache = FeatureCache(config.data.cache_dir, config.audio, config.features)
-    clips = choose_training_clips(corpus.train, config.train.labels)
+    clips = choose_training_clips(corpus, config.train.labels, config.train.extra_labels)
     report = cache_features([c.path for c in clips], config.audio, config.features, cache,
                             num_workers=config.data.num_workers, progress=progress)
     failed = {path for path, _ in report.failures}

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -23,10 +21,11 @@ from tqdm.auto import tqdm
 
 from soundtag.config import RunConfig
 from soundtag.data import Example, FeatureCache, FeatureDataset
-from soundtag.fileio import atomic_write_text
-from soundtag.training.checkpoint import load_checkpoint, save_checkpoint
+from soundtag.training.loop import EpochLoop, TrainResult
 from soundtag.training.metrics import accuracy, map_at_k
 from soundtag.training.windows import predict_clips
+
+__all__ = ["METRICS_COLUMNS", "Trainer", "TrainResult", "TrainingSet", "resolve_device"]
 
 METRICS_COLUMNS = ["epoch", "loss", "train_acc", "val_loss", "val_acc", "val_map3", "seconds"]
 
@@ -36,16 +35,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@dataclass
-class TrainResult:
-    """Where training ended: the best validation MAP@3, its epoch, and every epoch's metrics."""
-
-    best_score: float
-    best_epoch: int
-    epochs_run: int
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -65,8 +54,12 @@ class TrainingSet:
         return max(1, self.width // 2)
 
 
-class Trainer:
-    """Fits ``model`` on a :class:`TrainingSet`, writing ``best.pt``, ``last.pt`` and ``metrics.csv``."""
+class Trainer(EpochLoop):
+    """Fits a classifier on a :class:`TrainingSet` with Adam and cross-entropy, keeping the epoch
+    with the best validation MAP@3 in ``best.pt``.
+    """
+
+    metrics_columns = METRICS_COLUMNS
 
     def __init__(
         self,
@@ -76,57 +69,26 @@ class Trainer:
         run_dir: str | Path,
         progress: bool = True,
         logger: logging.Logger | None = None,
-        sample_weights: Callable[[list[Example]], torch.Tensor] | None = None,
+        max_epochs: int | None = None,
     ) -> None:
         self.config = config
         self.data = data
-        self.run_dir = Path(run_dir)
         self.device = resolve_device(config.train.device)
-        self.model = model.to(self.device)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
-        )
-        self.progress = progress
-        self.log = logger or logging.getLogger("soundtag.training")
+        model = model.to(self.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+        super().__init__(model, optimizer, run_dir, max_epochs or config.train.epochs, config.train.patience,
+                         config.seed, logger, progress)
         self.dataset = FeatureDataset(
             data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed
         )
-        self.state: dict[str, Any] = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0,
-                                      "history": [], "stopped": False}
 
-    @property
-    def last_path(self) -> Path:
-        return self.run_dir / "last.pt"
+    def score(self, row: dict[str, float]) -> float:
+        """Validation MAP@3 (minus the training loss when there is no validation set)."""
+        return row["val_map3"] if not math.isnan(row["val_map3"]) else -row["loss"]
 
-    @property
-    def best_path(self) -> Path:
-        return self.run_dir / "best.pt"
-
-    def resume(self) -> None:
-        """Continue from ``last.pt``: model, optimiser, counters and metric history."""
-        checkpoint = load_checkpoint(self.last_path, self.device)
-        self.model.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.state = {key: checkpoint[key] for key in self.state}
-        self._write_metrics()
-        self.log.info("resumed after epoch %d (best val MAP@3 %.4f)", self.state["epoch"], self.state["best_score"])
-
-    def fit(self) -> TrainResult:
-        """Train until ``train.epochs`` or early stopping; safe to call again after a resume."""
-        cfg = self.config.train
-        while not self.state["stopped"] and self.state["epoch"] < cfg.epochs:
-            epoch = self.state["epoch"] + 1
-            row = self._run_epoch(epoch)
-            self._update_state(epoch, row)
-            self._save(epoch)
-            self.log.info(
-                "epoch %d: loss %.4f train_acc %.3f val_acc %.3f val_map3 %.4f (%.1f s)%s",
-                epoch, row["loss"], row["train_acc"], row["val_acc"], row["val_map3"], row["seconds"],
-                " *" if self.state["best_epoch"] == epoch else "",
-            )
-        return TrainResult(
-            self.state["best_score"], self.state["best_epoch"], self.state["epoch"], list(self.state["history"])
-        )
+    def describe(self, row: dict[str, float]) -> str:
+        return (f"loss {row['loss']:.4f} train_acc {row['train_acc']:.3f} val_acc {row['val_acc']:.3f} "
+                f"val_map3 {row['val_map3']:.4f}")
 
     def _epoch_loader(self, epoch: int) -> DataLoader:
         """Batches of epoch ``epoch`` in an order drawn from (seed, epoch)."""
@@ -141,12 +103,9 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
         )
 
-    def _run_epoch(self, epoch: int) -> dict[str, float]:
+    def run_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training set, then validation."""
-        import time
-
         start = time.perf_counter()
-        torch.manual_seed(self.config.seed * 1_000_003 + epoch)
         self.model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         batches = tqdm(self._epoch_loader(epoch), desc=f"epoch {epoch}", unit="batch",
@@ -180,30 +139,3 @@ class Trainer:
         picked = np.clip(probs[np.arange(len(targets)), targets], 1e-12, 1.0)
         return {"val_loss": float(-np.log(picked).mean()), "val_acc": accuracy(probs, targets),
                 "val_map3": map_at_k(probs, targets, 3)}
-
-    def _update_state(self, epoch: int, row: dict[str, float]) -> None:
-        """Record the epoch and decide on early stopping (without validation: never stops early)."""
-        state = self.state
-        state["epoch"] = epoch
-        state["history"].append({k: float(v) for k, v in row.items()})
-        score = row["val_map3"] if not math.isnan(row["val_map3"]) else -row["loss"]
-        if score > state["best_score"]:
-            state["best_score"], state["best_epoch"], state["bad_epochs"] = float(score), epoch, 0
-        else:
-            state["bad_epochs"] += 1
-            state["stopped"] = state["bad_epochs"] >= self.config.train.patience
-
-    def _save(self, epoch: int) -> None:
-        """``best.pt`` when improved, then ``last.pt``, then ``metrics.csv``: a kill between them is
-        repaired by resuming, which redoes the epoch identically.
-        """
-        weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        if self.state["best_epoch"] == epoch:
-            save_checkpoint(self.best_path, {"model": weights, "epoch": epoch, "score": self.state["best_score"]})
-        save_checkpoint(self.last_path, {"model": weights, "optimizer": self.optimizer.state_dict(), **self.state})
-        self._write_metrics()
-
-    def _write_metrics(self) -> None:
-        frame = pd.DataFrame(self.state["history"], columns=METRICS_COLUMNS)
-        frame["epoch"] = frame["epoch"].astype(int)
-        atomic_write_text(self.run_dir / "metrics.csv", frame.to_csv(index=False, float_format="%.6f"))

@@ -1,0 +1,136 @@
+"""``soundtag autoencode``, ``spread``, ``selftrain``, ``ensemble``, ``filters`` and ``experiment``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from soundtag.cli.common import add_recipe_arguments, recipe_config
+from soundtag.errors import SoundtagError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the noisy-label subcommands."""
+    p = subparsers.add_parser("autoencode", help="train the autoencoder and write train-clip latents",
+                              description="Train a convolutional autoencoder on the corpus's train clips; "
+                                          "writes latents.npz, loss.png and reconstructions.png.")
+    add_recipe_arguments(p)
+    p.add_argument("--out", metavar="RUN_DIR", required=True, help="output folder (resumed if it holds this run)")
+    p.set_defaults(run=run_autoencode)
+
+    p = subparsers.add_parser("spread", help="promote unverified labels by label spreading in class groups",
+                              description="LabelSpreading over an autoencoder run's latents within class groups.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by soundtag autoencode")
+    p.add_argument("--groups", metavar="SCHEME", help="group scheme: all, music2, groups3, groups5 or your own")
+    p.add_argument("--compare", action="store_true", help="run every shipped scheme and print them side by side")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/spread-SCHEME)")
+    p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                   help="override a field of RUN_DIR/config.yaml, e.g. --set spread.gamma=10")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run_spread)
+
+    p = subparsers.add_parser("selftrain", help="self-training rounds on confident unverified clips",
+                              description="Rounds of training that add clips whose top probability lies "
+                                          "between the scheduled lower bound and the upper bound.")
+    add_recipe_arguments(p)
+    p.add_argument("--out", metavar="DIR", required=True, help="output folder (resumed if it holds this run)")
+    p.set_defaults(run=run_selftrain)
+
+    p = subparsers.add_parser("ensemble", help="combine several runs' probabilities",
+                              description="Arithmetic, geometric or weighted mean of class probabilities of "
+                                          "the runs whose validation MAP@3 is at least --min-score.")
+    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run folders")
+    p.add_argument("--method", choices=("arithmetic", "geometric", "weighted"), default="geometric")
+    p.add_argument("--min-score", type=float, default=0.0, metavar="S", help="minimum validation MAP@3")
+    p.add_argument("--weights", type=float, nargs="+", metavar="W", help="one weight per run (weighted)")
+    p.add_argument("--corpus", metavar="DIR", help="corpus (default: each run's data.corpus)")
+    p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder")
+    p.add_argument("--out", metavar="DIR", required=True, help="where metrics.json and submission.csv go")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run_ensemble)
+
+    p = subparsers.add_parser("filters", help="pictures of a CNN's first-layer filters and activations")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
+    p.add_argument("--clip", metavar="FILE", help="audio for the activation maps (default: first test clip)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/filters)")
+    p.set_defaults(run=run_filters)
+
+    p = subparsers.add_parser("experiment", help="the seed's whole recipe with an HTML report",
+                              description="features -> autoencoder -> spreading -> classifiers on all / "
+                                          "verified / promoted labels -> self-training -> ensemble -> report.html")
+    add_recipe_arguments(p)
+    p.add_argument("--out", metavar="DIR", required=True, help="output folder (finished stages are reused)")
+    p.set_defaults(run=run_experiment)
+
+
+def run_autoencode(args: argparse.Namespace) -> int:
+    from soundtag.experiment import autoencode
+
+    out = autoencode(recipe_config(args), args.out, progress=not args.quiet)
+    print(f"latents, loss.png and reconstructions.png in {out}")
+    return 0
+
+
+def run_spread(args: argparse.Namespace) -> int:
+    from soundtag.config import load_config
+    from soundtag.experiment import compare_schemes, spread, spreading_embeddings
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise SoundtagError(f"{run_dir}: not a run folder (no config.yaml)")
+    config = load_config(run_dir / "config.yaml", args.overrides)
+    embeddings = spreading_embeddings(config, run_dir, progress=not args.quiet)
+    if args.compare:
+        print(compare_schemes(config, embeddings, Path(args.out or run_dir)).to_markdown(index=False))
+        return 0
+    scheme = args.groups or config.spread.groups
+    out = Path(args.out or run_dir / f"spread-{scheme}")
+    print(spread(config, embeddings, scheme, out).to_markdown(index=False))
+    print(f"promoted.csv, groups.csv/.md and t-SNE pictures in {out}")
+    return 0
+
+
+def run_selftrain(args: argparse.Namespace) -> int:
+    from soundtag.labels import run_selftraining
+    from soundtag.reports import plot_rounds
+
+    result = run_selftraining(recipe_config(args), args.out, progress=not args.quiet)
+    plot_rounds(result.table, Path(args.out) / "rounds.png")
+    print(result.table.to_markdown(index=False))
+    print(f"final model: {result.final_dir}")
+    return 0
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    from soundtag.experiment import ensemble, score_run
+
+    if args.weights and len(args.weights) != len(args.run_dirs):
+        raise SoundtagError(f"--weights needs one weight per run ({len(args.run_dirs)}), got {len(args.weights)}")
+    runs = {d: score_run(d, args.corpus, args.cache_dir, progress=not args.quiet) for d in args.run_dirs}
+    metrics = ensemble(runs, args.method, args.min_score, args.weights, args.out)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"ensemble ({args.method}) of {len(metrics['runs'])} run(s): accuracy {metrics['accuracy']:.4f}, "
+              f"MAP@3 {metrics['map3']:.4f} on {metrics['n_clips']} clips; submission in {args.out}")
+    return 0
+
+
+def run_filters(args: argparse.Namespace) -> int:
+    from soundtag.experiment import filter_pictures
+
+    written = filter_pictures(args.run_dir, args.out or Path(args.run_dir) / "filters", args.clip)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def run_experiment(args: argparse.Namespace) -> int:
+    from soundtag.experiment import run_experiment as experiment
+
+    summary = experiment(recipe_config(args), args.out, progress=not args.quiet)
+    for name, stage in summary["stages"].items():
+        print(f"{name:>10}: test MAP@3 {stage['map3']:.4f}, accuracy {stage['accuracy']:.4f}")
+    print(f"report: {Path(args.out) / 'report.html'}")
+    return 0

@@ -1,0 +1,326 @@
+"""The seed's whole recipe as one reproducible experiment, and the stage functions it is made of:
+features -> autoencoder -> label spreading -> classifiers on (a) all labels, (b) verified only,
+(c) verified + promoted -> (d) self-training from (c) -> (e) an ensemble -> report.html.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from soundtag.config import RunConfig, save_config
+from soundtag.data import read_corpus
+from soundtag.ensemble import combine_probabilities, select_runs
+from soundtag.errors import SoundtagError
+from soundtag.fileio import atomic_write_text
+from soundtag.inference import Tagger, evaluate_clips, write_submission
+from soundtag.labels import (
+    SCHEMES,
+    Latents,
+    mfcc_statistics,
+    run_selftraining,
+    scheme_for,
+    spread_labels,
+    train_autoencoder,
+    tsne_map,
+    write_spread_outputs,
+)
+from soundtag.labels.autoencoder import LATENTS_FILE
+from soundtag.reports import (
+    Section,
+    first_layer_activations,
+    first_layer_filters,
+    plot_activations,
+    plot_confusion,
+    plot_filters,
+    plot_reconstructions,
+    plot_rounds,
+    plot_training_curves,
+    plot_tsne_panels,
+    write_report,
+)
+from soundtag.training import confusion, load_checkpoint, map_at_k, accuracy, start_run
+
+STAGES = ("all_labels", "verified", "promoted", "selftrain", "ensemble")
+
+
+# --- autoencoder ---------------------------------------------------------------------------------
+
+def autoencode(config: RunConfig, out_dir: str | Path, progress: bool = True) -> Path:
+    """Train the autoencoder and draw its loss curve and original-vs-reconstruction picture."""
+    out_dir = Path(out_dir)
+    run = train_autoencoder(config, out_dir, progress)
+    plot_training_curves(out_dir / "metrics.csv", out_dir / "loss.png")
+    picks = _one_clip_per_class(run.latents.labels, run.latents.verified, most=6)
+    model = run.model.eval()
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        originals = [run.dataset[i] for i in picks]
+        recons = [model(x[None].to(device))[0].cpu() * model.input_std + model.input_mean for x in originals]
+    plot_reconstructions([o.numpy() for o in originals], [r.numpy() for r in recons],
+                         [str(run.latents.labels[i]) for i in picks], out_dir / "reconstructions.png")
+    return out_dir
+
+
+def _one_clip_per_class(labels: np.ndarray, verified: np.ndarray, most: int) -> list[int]:
+    """Indices of one (preferably verified) clip of each of the first ``most`` classes."""
+    picks = []
+    for label in sorted(set(labels.tolist()))[:most]:
+        candidates = np.flatnonzero((labels == label) & verified)
+        candidates = candidates if len(candidates) else np.flatnonzero(labels == label)
+        picks.append(int(candidates[0]))
+    return picks
+
+
+# --- label spreading -----------------------------------------------------------------------------
+
+@dataclass
+class Embeddings:
+    """Clip embeddings used for spreading, with what the corpus says of each clip."""
+
+    fnames: np.ndarray
+    labels: np.ndarray
+    verified: np.ndarray
+    vectors: np.ndarray
+    truth: np.ndarray | None
+
+
+def spreading_embeddings(config: RunConfig, autoencoder_dir: str | Path | None, progress: bool = True) -> Embeddings:
+    """Autoencoder latents (``spread.embedding: latent``) or per-clip MFCC statistics."""
+    corpus = read_corpus(config.data.corpus)
+    if config.spread.embedding == "latent":
+        if autoencoder_dir is None or not (Path(autoencoder_dir) / LATENTS_FILE).is_file():
+            raise SoundtagError(f"{autoencoder_dir}: no {LATENTS_FILE}; run `soundtag autoencode` first")
+        latents = Latents.load(Path(autoencoder_dir) / LATENTS_FILE)
+        fnames, labels, verified, vectors = latents.fnames, latents.labels, latents.verified, latents.vectors
+    else:
+        clips, vectors = mfcc_statistics(corpus.train, config.audio, config.data.cache_dir,
+                                         config.data.num_workers, progress)
+        fnames = np.array([c.fname for c in clips])
+        labels = np.array([str(c.label) for c in clips])
+        verified = np.array([bool(c.verified) for c in clips])
+    truth = np.array([corpus.truth.get(f, "") for f in fnames]) if corpus.truth else None
+    return Embeddings(fnames, labels, verified, vectors, truth)
+
+
+def spread(config: RunConfig, embeddings: Embeddings, scheme: str, out_dir: str | Path, pictures: bool = True
+           ) -> pd.DataFrame:
+    """Spread within the groups of ``scheme``; write promoted.csv, the group tables and t-SNE maps."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups = scheme_for(sorted(set(embeddings.labels.tolist())), scheme, config.spread.groups_file)
+    result = spread_labels(embeddings.vectors, embeddings.labels, embeddings.verified, groups, config.spread,
+                           embeddings.truth, config.seed)
+    write_spread_outputs(out_dir, embeddings.fnames, embeddings.labels, result)
+    save_config(replace(config, spread=replace(config.spread, groups=scheme)), out_dir / "config.yaml")
+    if pictures:
+        coords = tsne_map(embeddings.vectors, seed=config.seed)
+        before, after = embeddings.verified, embeddings.verified | result.promoted
+        plot_tsne_panels(coords[before], embeddings.labels[before], out_dir / "tsne-before.png",
+                         f"verified clips before spreading ({before.sum()})")
+        plot_tsne_panels(coords[after], embeddings.labels[after], out_dir / "tsne-after.png",
+                         f"verified + promoted after spreading ({after.sum()}, scheme {scheme})")
+    return result.table
+
+
+def compare_schemes(config: RunConfig, embeddings: Embeddings, out_dir: str | Path) -> pd.DataFrame:
+    """Every shipped scheme's total row side by side (each scheme's own folder has its tables)."""
+    rows = []
+    for scheme in SCHEMES:
+        table = spread(config, embeddings, scheme, Path(out_dir) / f"spread-{scheme}", pictures=False)
+        rows.append({"scheme": scheme, "groups": len(table) - 1, **table.iloc[-1].drop(["group", "classes"]).to_dict()})
+    frame = pd.DataFrame(rows)
+    atomic_write_text(Path(out_dir) / "spread-compare.md", frame.to_markdown(index=False) + "\n")
+    atomic_write_text(Path(out_dir) / "spread-compare.csv", frame.to_csv(index=False))
+    return frame
+
+
+# --- evaluation and ensembles --------------------------------------------------------------------
+
+@dataclass
+class RunScores:
+    """Test-split probabilities of one run, keyed by clip name, with its validation score."""
+
+    run_dir: Path
+    val_score: float
+    fnames: list[str]
+    probabilities: np.ndarray
+    targets: np.ndarray
+    labels: list[str]
+
+
+def score_run(run_dir: str | Path, corpus_dir: str | None = None, cache_dir: str | None = None,
+              progress: bool = True) -> RunScores:
+    """Predict the test split with a run's best model; write ``eval-test/`` beside it."""
+    tagger = Tagger(run_dir)
+    corpus = read_corpus(corpus_dir or tagger.config.data.corpus)
+    result = evaluate_clips(tagger, corpus.test, cache_dir or tagger.config.data.cache_dir, progress)
+    metrics = result.metrics()
+    out = Path(run_dir) / "eval-test"
+    atomic_write_text(out / "metrics.json", json.dumps({"split": "test", **metrics}, indent=1) + "\n")
+    plot_confusion(confusion(result.probabilities, result.targets), result.labels, out / "confusion.png",
+                   title=f"test: accuracy {metrics['accuracy']:.3f}, MAP@3 {metrics['map3']:.3f}")
+    score = float(load_checkpoint(Path(run_dir) / "best.pt")["score"])
+    return RunScores(Path(run_dir), score, result.fnames, result.probabilities, result.targets, result.labels)
+
+
+def ensemble(by_name: dict[str, RunScores], method: str, min_score: float, weights: list[float] | None,
+             out_dir: str | Path) -> dict:
+    """Combine the named runs whose validation MAP@3 is at least ``min_score`` on their common
+    clips (``weights`` in the order of ``by_name``); write ``metrics.json`` and a Kaggle
+    ``submission.csv`` in ``out_dir``.
+    """
+    chosen = select_runs({name: r.val_score for name, r in by_name.items()}, min_score)
+    if not chosen:
+        raise SoundtagError(f"no run reaches the minimum validation score {min_score}")
+    if len({tuple(by_name[n].labels) for n in chosen}) > 1:
+        raise SoundtagError("runs to ensemble must share one label set")
+    common = sorted(set.intersection(*(set(by_name[n].fnames) for n in chosen)))
+    aligned = [_align(by_name[n], common) for n in chosen]
+    if method == "weighted" and not weights:
+        weights = [by_name[n].val_score for n in chosen]
+    elif weights:
+        if len(weights) != len(by_name):
+            raise SoundtagError(f"give one weight per run ({len(by_name)}), got {len(weights)}")
+        names = list(by_name)
+        weights = [weights[names.index(n)] for n in chosen]
+    probs = combine_probabilities(aligned, method, weights)
+    first = by_name[chosen[0]]
+    targets = np.array([first.targets[first.fnames.index(f)] for f in common])
+    metrics = {"method": method, "runs": chosen, "weights": weights, "map3": map_at_k(probs, targets, 3),
+               "accuracy": accuracy(probs, targets), "n_clips": len(common)}
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :3]
+    rows = [(f, " ".join(first.labels[i] for i in row)) for f, row in zip(common, order)]
+    atomic_write_text(out_dir / "submission.csv", pd.DataFrame(rows, columns=["fname", "label"]).to_csv(index=False))
+    plot_confusion(confusion(probs, targets), first.labels, out_dir / "confusion.png",
+                   title=f"ensemble ({method}): accuracy {metrics['accuracy']:.3f}, MAP@3 {metrics['map3']:.3f}")
+    return metrics
+
+
+def _align(run: RunScores, fnames: list[str]) -> np.ndarray:
+    position = {f: i for i, f in enumerate(run.fnames)}
+    return run.probabilities[[position[f] for f in fnames]]
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+def filter_pictures(run_dir: str | Path, out_dir: str | Path, clip_path: str | Path | None = None) -> list[Path]:
+    """First-layer filters of a run's best model and their activation maps on one clip."""
+    tagger = Tagger(run_dir)
+    out_dir = Path(out_dir)
+    written = [out_dir / "filters.png", out_dir / "activations.png"]
+    plot_filters(first_layer_filters(tagger.model), written[0],
+                 f"first-layer filters of {tagger.config.model.name}")
+    if clip_path is None:
+        clip_path = read_corpus(tagger.config.data.corpus).test[0].path
+    from soundtag.audio import load_audio
+    from soundtag.features import extract_batch
+
+    signal = load_audio(clip_path, tagger.config.audio.sample_rate)
+    features = extract_batch(tagger.transform, [signal])[0]
+    maps = first_layer_activations(tagger.model, features)
+    plot_activations(features, maps if maps.ndim == 3 else maps[:, None, :], written[1],
+                     f"first-layer activations on {Path(clip_path).name}")
+    return written
+
+
+# --- the whole recipe ----------------------------------------------------------------------------
+
+def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True) -> dict:
+    """Run every stage (resuming finished ones), then write ``summary.json`` and ``report.html``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, out_dir / "config.yaml")
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn, *args, **kwargs):
+        start = time.perf_counter()
+        value = fn(*args, **kwargs)
+        timings[name] = round(time.perf_counter() - start, 1)
+        return value
+
+    ae_dir = out_dir / "autoencoder"
+    if config.spread.embedding == "latent":
+        timed("autoencoder", autoencode, config, ae_dir, progress)
+    embeddings = timed("embeddings", spreading_embeddings, config, ae_dir, progress)
+    compare = timed("spreading", compare_schemes, config, embeddings, out_dir)
+    scheme_dir = out_dir / f"spread-{config.spread.groups}"
+    spread(config, embeddings, config.spread.groups, scheme_dir)
+    promoted_csv = scheme_dir / "promoted.csv"
+
+    variants = {
+        "all_labels": replace(config, train=replace(config.train, labels="all", extra_labels=None)),
+        "verified": replace(config, train=replace(config.train, labels="verified", extra_labels=None)),
+        "promoted": replace(config, train=replace(config.train, labels="verified", extra_labels=str(promoted_csv))),
+    }
+    run_dirs = {}
+    for name, variant in variants.items():
+        run_dirs[name] = out_dir / "runs" / name
+        timed(name, start_run, variant, run_dirs[name], progress)
+        plot_training_curves(run_dirs[name] / "metrics.csv", run_dirs[name] / "curves.png")
+    selftrain_config = replace(variants["promoted"], selftrain=replace(
+        config.selftrain, init_weights=str(run_dirs["promoted"] / "best.pt")))
+    rounds = timed("selftrain", run_selftraining, selftrain_config, out_dir / "runs" / "selftrain", progress)
+    plot_rounds(rounds.table, out_dir / "runs" / "selftrain" / "rounds.png")
+    run_dirs["selftrain"] = rounds.final_dir
+    plot_training_curves(rounds.final_dir / "metrics.csv", rounds.final_dir / "curves.png")
+
+    scores = {name: score_run(path, progress=progress) for name, path in run_dirs.items()}
+    stages = {name: _stage_summary(s) for name, s in scores.items()}
+    ens = timed("ensemble", ensemble, scores, config.ensemble.method, config.ensemble.min_score,
+                config.ensemble.weights or None, out_dir / "ensemble")
+    stages["ensemble"] = {key: ens[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
+    filter_pictures(run_dirs["promoted"], out_dir / "filters")
+    summary = {"stages": stages, "seconds": timings, "spread_scheme": config.spread.groups,
+               "spread_embedding": config.spread.embedding}
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs)
+    return summary
+
+
+def _stage_summary(scores: RunScores) -> dict:
+    return {"map3": map_at_k(scores.probabilities, scores.targets, 3),
+            "accuracy": accuracy(scores.probabilities, scores.targets), "n_clips": len(scores.fnames),
+            "val_map3": scores.val_score}
+
+
+def write_experiment_report(out_dir: Path, summary: dict, compare: pd.DataFrame, rounds: pd.DataFrame,
+                            run_dirs: dict[str, Path]) -> None:
+    """``report.html``: the seed's tables side by side and every picture, embedded."""
+    stages = pd.DataFrame([{"stage": name, "test MAP@3": s["map3"], "test accuracy": s["accuracy"],
+                            "val MAP@3": s.get("val_map3"), "seconds": summary["seconds"].get(name)}
+                           for name, s in summary["stages"].items()])
+    advancement = stages[["stage", "test MAP@3"]].copy()
+    advancement["gain vs all labels"] = advancement["test MAP@3"] - float(stages["test MAP@3"].iloc[0])
+    scheme = summary["spread_scheme"]
+    group_table = pd.read_csv(out_dir / f"spread-{scheme}" / "groups.csv")
+    sections = [
+        Section("Method comparison and performance advancement",
+                [f"Test split of the corpus; label spreading over {summary['spread_embedding']} embeddings, "
+                 f"scheme '{scheme}'. Seconds are wall-clock time of each stage."],
+                [("stages", stages), ("advancement", advancement)]),
+        Section("Label spreading", ["Promoted: unverified clips whose spread label equals their given label."],
+                [(f"groups of scheme '{scheme}'", group_table), ("all schemes (totals)", compare)],
+                [("t-SNE before spreading", out_dir / f"spread-{scheme}" / "tsne-before.png"),
+                 ("t-SNE after spreading", out_dir / f"spread-{scheme}" / "tsne-after.png")]),
+        Section("Autoencoder", [], [], [("originals (top) and reconstructions (bottom)",
+                                         out_dir / "autoencoder" / "reconstructions.png"),
+                                        ("loss", out_dir / "autoencoder" / "loss.png")]),
+        Section("Self-training", [], [("per round", rounds)],
+                [("rounds", out_dir / "runs" / "selftrain" / "rounds.png")]),
+        Section("Training curves", [], [], [(name, path / "curves.png") for name, path in run_dirs.items()]),
+        Section("Confusion matrices (test)", [], [],
+                [(name, path / "eval-test" / "confusion.png") for name, path in run_dirs.items()]
+                + [("ensemble", out_dir / "ensemble" / "confusion.png")]),
+        Section("First-layer filters", [], [], [("filters", out_dir / "filters" / "filters.png"),
+                                                ("activations", out_dir / "filters" / "activations.png")]),
+    ]
+    write_report(out_dir / "report.html", "soundtag experiment", sections)

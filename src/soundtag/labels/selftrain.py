@@ -47,7 +47,7 @@ def select_confident(probabilities: np.ndarray, lower: float, upper: float) -> n
 
 @dataclass
 class SelfTrainResult:
-    """The per-round table and the final round's folder."""
+    """The per-round table and the folder of the round with the best validation MAP@3."""
 
     table: pd.DataFrame
     final_dir: Path
@@ -106,7 +106,8 @@ def run_selftraining(config: RunConfig, out_dir: str | Path, progress: bool = Tr
     table = pd.DataFrame(rows, columns=ROUND_COLUMNS)
     atomic_write_text(out_dir / "rounds.csv", table.to_csv(index=False))
     atomic_write_text(out_dir / "rounds.md", table.to_markdown(index=False) + "\n")
-    return SelfTrainResult(table, out_dir / f"round-{config.selftrain.rounds}")
+    best = int(table.loc[table["val_map3"].idxmax(), "round"]) if table["val_map3"].notna().any() else len(table)
+    return SelfTrainResult(table, out_dir / f"round-{best}")
 
 
 def _run_round(config: RunConfig, index: int, model, data: TrainingSet, pool: list[Clip], added: dict[str, str],

@@ -17,7 +17,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}
-.side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}
+.side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.side>div{overflow-x:auto;max-width:100%}
 figure{margin:.6em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
 p.note{color:#555;font-size:.9em}
 """

@@ -47,11 +47,12 @@ def feature_bins(config: RunConfig) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch, and ask torch for deterministic kernels."""
+    """Seed Python, NumPy and torch. (CPU kernels are deterministic already; asking torch to enforce
+    it imports its compiler stack, which costs seconds per process.)
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 @contextmanager
@@ -143,6 +144,7 @@ def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> 
     finishes the run rather than failing or starting over.
     """
     run_dir = Path(run_dir)
+    build_model(config.model, feature_bins(config), 2)  # a model that does not fit the features fails now
     if (run_dir / "last.pt").exists():
         if (run_dir / CONFIG_FILE).is_file() and load_config(run_dir / CONFIG_FILE).to_dict() == config.to_dict():
             return _train(config, run_dir, progress, resume=True)

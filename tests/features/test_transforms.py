@@ -1,0 +1,281 @@
+"""soundtag.features transforms: librosa parity on real clips, batch == single, documented shapes."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import torch
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig
+from soundtag.features import MFCC, FeatureTransform, LogMel, Raw, Spectrogram, build_transform, extract_batch
+from soundtag.features.transforms import length_groups
+
+SR = 32000
+
+
+def librosa_logmel(y: np.ndarray) -> np.ndarray:
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=SR, n_fft=1024, hop_length=320, n_mels=64, fmin=50, pad_mode="constant"
+    )
+    return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+
+
+def librosa_mfcc(y: np.ndarray) -> np.ndarray:
+    return librosa.feature.mfcc(
+        y=y, sr=SR, n_mfcc=20, n_fft=1024, hop_length=320, n_mels=64, fmin=50, pad_mode="constant"
+    )
+
+
+def librosa_seed_spectrogram(y: np.ndarray) -> np.ndarray:
+    magnitude = np.abs(librosa.stft(y, n_fft=1024, hop_length=512, pad_mode="constant"))
+    return np.clip(librosa.amplitude_to_db(magnitude, ref=np.max, top_db=None), -80, 0) / -80
+
+
+def single(transform: FeatureTransform, signal: np.ndarray) -> np.ndarray:
+    return extract_batch(transform, [signal])[0]
+
+
+# --- parity with librosa on real clips ------------------------------------------------------------
+
+
+def test_there_are_enough_real_clips(demo_signals):
+    assert len(demo_signals) >= 5
+    assert len({len(s) for s in demo_signals}) == len(demo_signals)  # all of different lengths
+
+
+def test_logmel_matches_librosa_on_real_clips(demo_signals):
+    transform = build_transform(LogMelConfig(), SR)
+    for y in demo_signals:
+        ours, ref = single(transform, y), librosa_logmel(y)
+        assert ours.shape == ref.shape == (64, 1 + len(y) // 320)
+        # float32 STFTs on both sides: within 0.01 dB everywhere (measured worst ~0.005 dB)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-2)
+
+
+def test_mfcc_and_deltas_match_librosa_on_real_clips(demo_signals):
+    transform = build_transform(MfccConfig(n_mfcc=20, deltas=1), SR)
+    for y in demo_signals:
+        ours = single(transform, y)
+        ref = librosa_mfcc(y)
+        assert ours.shape == (40, ref.shape[1])
+        # MFCCs are O(100): within 0.01 absolute (measured worst ~2e-4)
+        np.testing.assert_allclose(ours[:20], ref, rtol=0, atol=1e-2)
+        # deltas: librosa interpolates at the edges and we replicate, so compare the interior
+        # (width 9: frames 4..T-5); within 0.01 absolute (measured worst ~4e-5)
+        ref_delta = librosa.feature.delta(ref, width=9, order=1)
+        np.testing.assert_allclose(ours[20:, 4:-4], ref_delta[:, 4:-4], rtol=0, atol=1e-2)
+
+
+def test_seed_spectrogram_matches_librosa_on_real_clips(demo_signals):
+    transform = build_transform(SpectrogramConfig(n_frames=None), SR)
+    for y in demo_signals:
+        ours, ref = single(transform, y), librosa_seed_spectrogram(y)
+        assert ours.shape == ref.shape == (513, 1 + len(y) // 512)
+        # values in [0, 1] (1 = 80 dB below the max): within 1e-4 (measured worst ~4e-5)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-4)
+
+
+def test_seed_spectrogram_at_its_fixed_width(demo_signals):
+    transform = build_transform(SpectrogramConfig(), SR)
+    assert transform.config.n_frames == 439
+    for y in demo_signals:
+        out = single(transform, y)
+        assert out.shape == (513, 439)
+        assert out.dtype == np.float32
+        assert out.min() >= 0.0 and out.max() <= 1.0
+        assert out.min() < 0.05 and out.max() > 0.9  # uses the range: loud and quiet bins
+
+
+def test_mfcc_with_second_deltas_is_the_delta_of_the_delta(demo_signals):
+    transform = build_transform(MfccConfig(n_mfcc=13, deltas=2, delta_width=5), SR)
+    out = single(transform, demo_signals[0])
+    assert out.shape[0] == 39
+    coeffs = torch.from_numpy(out[None, :13])
+    from soundtag.features import functional as Fn
+
+    np.testing.assert_allclose(out[13:26], Fn.deltas(coeffs, 5)[0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(out[26:], Fn.deltas(Fn.deltas(coeffs, 5), 5)[0].numpy(), atol=1e-4)
+
+
+def test_raw_returns_the_waveform(demo_signals):
+    transform = build_transform(RawConfig(), SR)
+    for y in demo_signals[:3]:
+        out = single(transform, y)
+        assert out.shape == (1, len(y))
+        np.testing.assert_array_equal(out[0], y)
+    waveforms = torch.from_numpy(np.stack([demo_signals[0][:1000], demo_signals[1][:1000]]))
+    assert torch.equal(transform(waveforms)[:, 0], waveforms)
+
+
+# --- batch == single ------------------------------------------------------------------------------
+
+CONFIGS = {
+    "logmel": LogMelConfig(),
+    "mfcc": MfccConfig(deltas=2),
+    "spectrogram": SpectrogramConfig(),
+    "spectrogram-native": SpectrogramConfig(n_frames=None),
+    "raw": RawConfig(),
+}
+
+
+@pytest.fixture(scope="module")
+def ragged_clips(demo_signals) -> list[np.ndarray]:
+    """Real clips of different lengths; near-equal lengths that are padded into one batch, among
+    them a quiet copy of a loud clip (per-item normalisation must hold); tiny clips."""
+    a, b, c = demo_signals[0], demo_signals[1], demo_signals[2]
+    tiny = [c[:1], np.zeros(300, dtype=np.float32), a[:321]]
+    return [a, b, c, a[:-700], 0.001 * a[:-1500], b[: len(b) // 3], c[:5000], *tiny]
+
+
+def test_near_equal_lengths_really_are_batched_together(ragged_clips):
+    lengths = [len(c) for c in ragged_clips]
+    groups = length_groups(lengths)
+    assert any(len({lengths[i] for i in g}) > 1 for g in groups)  # padding is exercised
+    assert any({0, 3, 4} <= set(g) for g in groups)  # the loud and the quiet copy share a batch
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_batch_equals_each_clip_alone(ragged_clips, name):
+    transform = build_transform(CONFIGS[name], SR)
+    batched = extract_batch(transform, ragged_clips)
+    assert len(batched) == len(ragged_clips)
+    for clip, out in zip(ragged_clips, batched):
+        alone = single(transform, clip)
+        assert out.dtype == np.float32
+        assert out.shape == alone.shape
+        # same arithmetic, possibly different BLAS blocking: within 1e-4 (dB, unit or waveform scale)
+        np.testing.assert_allclose(out, alone, rtol=0, atol=1e-4)
+
+
+def test_small_batch_budget_gives_the_same_features(ragged_clips):
+    transform = build_transform(CONFIGS["logmel"], SR)
+    small = extract_batch(transform, ragged_clips, max_batch_samples=1000)
+    for a, b in zip(small, extract_batch(transform, ragged_clips)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
+
+
+def test_forward_on_a_padded_batch_agrees_inside_each_clip(ragged_clips):
+    transform = build_transform(LogMelConfig(), SR)
+    a, shorter = ragged_clips[0], ragged_clips[3]
+    batch = torch.zeros(2, len(a))
+    batch[0] = torch.from_numpy(a)
+    batch[1, : len(shorter)] = torch.from_numpy(shorter)
+    frames = transform.frames(batch)
+    n = transform.num_frames(len(shorter))
+    out = transform.finish(frames[1:, :, :n])[0].numpy()
+    np.testing.assert_allclose(out, single(transform, shorter), rtol=0, atol=1e-4)
+
+
+def test_length_groups_cover_every_index_once():
+    lengths = [5, 50000, 51000, 1, 300000, 49000, 5]
+    groups = length_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        sizes = [lengths[i] for i in group]
+        assert max(sizes) <= 1.1 * max(1, min(sizes))
+        assert len(group) == 1 or max(sizes) * len(group) <= 1 << 18
+
+
+def test_extract_batch_of_nothing():
+    assert extract_batch(build_transform(LogMelConfig(), SR), []) == []
+
+
+# --- construction and registry --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "cls"),
+    [(SpectrogramConfig(), Spectrogram), (LogMelConfig(), LogMel), (MfccConfig(), MFCC), (RawConfig(), Raw)],
+)
+def test_build_transform_picks_the_class(config, cls):
+    transform = build_transform(config, SR)
+    assert type(transform) is cls
+    assert isinstance(transform, torch.nn.Module)
+    assert transform.sample_rate == SR
+    assert transform.state_dict() == {}  # buffers are derived from the config, not saved
+
+
+def test_every_registered_feature_has_a_transform():
+    for name, cls in FeatureConfig.registry.items():
+        assert isinstance(build_transform(cls(), SR), FeatureTransform), name
+
+
+def test_unknown_config_type_is_a_type_error():
+    with pytest.raises(TypeError):
+        build_transform(FeatureConfig(), SR)
+
+
+def test_transform_uses_its_sample_rate():
+    low = build_transform(LogMelConfig(), 16000)
+    high = build_transform(LogMelConfig(), 32000)
+    assert not torch.allclose(low.filterbank, high.filterbank)
+
+
+# --- properties on random short signals -----------------------------------------------------------
+
+@st.composite
+def signals(draw) -> np.ndarray:
+    """Short signals of many kinds: noise at any level, silence, a sine, a click, full scale."""
+    n = draw(st.integers(1, 3000))
+    kind = draw(st.sampled_from(["noise", "zeros", "sine", "click", "full-scale", "dc"]))
+    level = draw(st.sampled_from([1.0, 1e-3, 1e-8]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "noise":
+        signal = rng.uniform(-1, 1, n)
+    elif kind == "zeros":
+        signal = np.zeros(n)
+    elif kind == "sine":
+        signal = np.sin(2 * np.pi * rng.uniform(20, SR / 2) * np.arange(n) / SR)
+    elif kind == "click":
+        signal = np.zeros(n)
+        signal[rng.integers(n)] = 1.0
+    elif kind == "full-scale":
+        signal = np.sign(rng.uniform(-1, 1, n))
+    else:
+        signal = np.ones(n)
+    return (level * signal).astype(np.float32)
+
+
+def documented_shape(config: FeatureConfig, n: int) -> tuple[int, int]:
+    if isinstance(config, RawConfig):
+        return (1, n)
+    frames = 1 + n // config.hop_length
+    if isinstance(config, SpectrogramConfig):
+        return (config.n_fft // 2 + 1, config.n_frames or frames)
+    if isinstance(config, MfccConfig):
+        return (config.n_mfcc * (1 + config.deltas), frames)
+    return (config.n_mels, frames)
+
+
+TRANSFORMS = {name: build_transform(config, SR) for name, config in CONFIGS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@given(signal=signals())
+@example(signal=np.zeros(1, dtype=np.float32))
+@example(signal=np.ones(1, dtype=np.float32))
+@example(signal=np.zeros(2000, dtype=np.float32))
+@example(signal=np.full(700, 1e-30, dtype=np.float32))
+def test_features_are_finite_and_of_the_documented_shape(name, signal):
+    transform = TRANSFORMS[name]
+    out = single(transform, signal)
+    assert out.shape == documented_shape(CONFIGS[name], len(signal))
+    assert np.isfinite(out).all()
+    direct = transform(torch.from_numpy(signal)[None])[0].numpy()
+    assert direct.shape == out.shape
+    if name.startswith("spectrogram"):
+        assert out.min() >= 0.0 and out.max() <= 1.0
+    if name == "logmel":
+        assert out.min() >= -100.0 - 1e-3  # the amin floor: 10 * log10(1e-10)
+
+
+@settings(max_examples=10)
+@given(clips=st.lists(signals(), min_size=1, max_size=5))
+def test_random_ragged_batches_equal_single_clips(clips):
+    for name in ("logmel", "mfcc", "spectrogram"):
+        transform = TRANSFORMS[name]
+        for clip, out in zip(clips, extract_batch(transform, clips)):
+            np.testing.assert_allclose(out, single(transform, clip), rtol=0, atol=1e-4)

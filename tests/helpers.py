@@ -1,0 +1,54 @@
+"""Small helpers shared by the tests: paths of the real corpora, signals and odd files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO = REPO_ROOT / "data" / "demo"
+FSD_MINI = REPO_ROOT / ".." / "shared" / "datasets" / "fsd-mini"
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV as dicts, read with the csv module (independently of soundtag)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Write a CSV with ``header`` and ``rows``."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def sine(freq: float, seconds: float, sample_rate: int, amplitude: float = 0.5) -> np.ndarray:
+    """A float32 sine of ``seconds`` seconds."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def peak_frequency(signal: np.ndarray, sample_rate: int) -> float:
+    """Frequency (Hz) of the largest FFT magnitude of ``signal`` (Hann-windowed)."""
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
+    return float(np.fft.rfftfreq(len(signal), 1 / sample_rate)[np.argmax(spectrum)])
+
+
+def write_nan_wav(path: Path, sample_rate: int = 16000) -> Path:
+    """A float WAV whose samples include NaN and inf."""
+    data = sine(440, 0.5, sample_rate)
+    data[100] = np.nan
+    data[200] = np.inf
+    sf.write(path, data, sample_rate, subtype="FLOAT")
+    return path
+
+
+def write_corrupt_audio(path: Path) -> Path:
+    """A file named like audio holding a broken RIFF header followed by junk."""
+    path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(range(256)) * 4)
+    return path

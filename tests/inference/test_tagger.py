@@ -1,0 +1,197 @@
+"""Tagger: a trained run tags real files of any length, rate and channel count."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from soundtag.audio import load_audio
+from soundtag.errors import AudioError, SoundtagError
+from soundtag.features import extract_batch
+from soundtag.inference import FileTags, Tagger
+from soundtag.training import window_frames
+from tests.helpers import DEMO, write_corrupt_audio
+
+SR = 32000
+DEMO_FILE = DEMO / "audio_test" / "01423593.flac"
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_run) -> Tagger:
+    return Tagger(tiny_run, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def long_signal() -> np.ndarray:
+    """12.3 s of real demo audio at the model's rate: train clips one after the other."""
+    parts, total = [], 0
+    for path in sorted((DEMO / "audio_train").iterdir()):
+        parts.append(load_audio(path, SR))
+        total += len(parts[-1])
+        if total >= 12.3 * SR:
+            break
+    return np.concatenate(parts)[: int(12.3 * SR)]
+
+
+@pytest.fixture
+def long_file(tmp_path, long_signal):
+    path = tmp_path / "long.wav"
+    sf.write(path, long_signal, SR, subtype="FLOAT")
+    return path
+
+
+def as_dict(tags: list[tuple[str, float]]) -> dict[str, float]:
+    return dict(tags)
+
+
+def check_tags(tagger: Tagger, tags: list[tuple[str, float]], k: int) -> None:
+    labels = [label for label, _ in tags]
+    probs = [p for _, p in tags]
+    assert len(tags) == k and len(set(labels)) == k
+    assert all(label in tagger.label_map for label in labels)
+    assert probs == sorted(probs, reverse=True)
+    assert all(0.0 <= p <= 1.0 for p in probs) and sum(probs) <= 1.0 + 1e-6
+
+
+def test_tagger_loads_a_run(tagger, tiny_run):
+    assert len(tagger.label_map) == 11
+    assert tagger.width == window_frames(tagger.config) == 101  # 1 s at hop 320, centred frames
+    assert tagger.hop == 50
+    assert tagger.window_seconds == 1.0
+    assert not tagger.model.training
+
+
+def test_tags_a_real_demo_file(tagger):
+    result = tagger.tag_file(DEMO_FILE)
+    assert isinstance(result, FileTags)
+    assert result.path == str(DEMO_FILE)
+    assert result.duration == pytest.approx(sf.info(DEMO_FILE).duration)
+    check_tags(tagger, result.tags, 3)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["file"] == str(DEMO_FILE) and len(data["tags"]) == 3
+    assert set(data["tags"][0]) == {"label", "probability"}
+
+
+def test_top_k_and_all_classes(tagger):
+    check_tags(tagger, tagger.tag_file(DEMO_FILE, k=1).tags, 1)
+    everything = tagger.tag_file(DEMO_FILE, k=11).tags
+    check_tags(tagger, everything, 11)
+    assert sum(p for _, p in everything) == pytest.approx(1.0, abs=1e-5)
+    assert tagger.tag_file(DEMO_FILE, k=50).tags == everything
+
+
+def test_a_long_file_gets_segments_that_cover_it(tagger, long_file):
+    result = tagger.tag_file(long_file)
+    assert result.duration == pytest.approx(12.3)
+    starts = [s.start for s in result.segments]
+    ends = [s.end for s in result.segments]
+    assert starts == pytest.approx([float(i) for i in range(13)])
+    assert ends == pytest.approx([float(i) for i in range(1, 13)] + [12.3])
+    for segment in result.segments:
+        check_tags(tagger, segment.tags, 3)
+    data = result.to_dict()
+    assert [s["start"] for s in data["segments"]][:2] == [0.0, 1.0] and data["segments"][-1]["end"] == 12.3
+
+
+def test_segment_probabilities_are_the_model_on_each_slice(tagger, long_file, long_signal):
+    n = len(tagger.label_map)
+    result = tagger.tag_file(long_file, k=n)
+    for segment in result.segments:
+        piece = long_signal[int(round(segment.start * SR)): int(round(segment.end * SR))]
+        expected = tagger.probabilities(extract_batch(tagger.transform, [piece]))[0]
+        got = as_dict(segment.tags)
+        np.testing.assert_allclose([got[label] for label in tagger.label_map.labels], expected, atol=1e-5)
+
+
+def test_file_tags_are_the_duration_weighted_mean_of_the_segments(tagger, long_file):
+    n = len(tagger.label_map)
+    result = tagger.tag_file(long_file, k=n)
+    labels = tagger.label_map.labels
+    lengths = np.array([s.end - s.start for s in result.segments])
+    per_segment = np.array([[as_dict(s.tags)[label] for label in labels] for s in result.segments])
+    weighted = (per_segment * lengths[:, None]).sum(axis=0) / lengths.sum()
+    clip = as_dict(result.tags)
+    np.testing.assert_allclose([clip[label] for label in labels], weighted, atol=1e-6)
+    # the short last segment counts for less than a plain mean would give it
+    assert lengths[-1] == pytest.approx(0.3)
+    assert not np.allclose(weighted, per_segment.mean(axis=0), atol=1e-9)
+
+
+@pytest.mark.parametrize(("segment", "hop"), [(1.0, 0.5), (2.5, 2.5), (4.0, 1.5)])
+def test_segment_and_hop_settings(tagger, long_file, segment, hop):
+    result = tagger.tag_file(long_file, segment=segment, hop=hop)
+    starts = [s.start for s in result.segments]
+    assert starts[0] == 0.0
+    assert np.allclose(np.diff(starts), hop)
+    assert all(s.end - s.start <= segment + 1e-9 for s in result.segments)
+    assert result.segments[-1].end == pytest.approx(12.3)
+    # no gap anywhere: each segment starts before the previous one ends
+    assert all(b.start <= a.end + 1e-9 for a, b in zip(result.segments, result.segments[1:]))
+
+
+def test_a_file_no_longer_than_one_segment_has_no_segment_list(tagger, tmp_path, long_signal):
+    path = tmp_path / "short.wav"
+    sf.write(path, long_signal[: SR // 2], SR)
+    result = tagger.tag_file(path)
+    assert result.segments == [] and "segments" not in result.to_dict()
+    assert result.duration == pytest.approx(0.5)
+
+
+def test_a_stereo_file_of_identical_channels_tags_like_the_mono_file(tagger, tmp_path, long_signal):
+    signal = long_signal[: 3 * SR]
+    mono, stereo = tmp_path / "mono.wav", tmp_path / "stereo.wav"
+    sf.write(mono, signal, SR, subtype="FLOAT")
+    sf.write(stereo, np.stack([signal, signal], axis=1), SR, subtype="FLOAT")
+    a, b = tagger.tag_file(mono, k=11), tagger.tag_file(stereo, k=11)
+    assert a.tags == b.tags
+    assert [s.tags for s in a.segments] == [s.tags for s in b.segments]
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(8000, 1), (48000, 1), (48000, 3), (22050, 2), (8000, 6)])
+def test_files_at_other_rates_and_channel_counts(tagger, tmp_path, rate, channels):
+    signal = load_audio(DEMO / "audio_train" / sorted(p.name for p in (DEMO / "audio_train").iterdir())[0], rate)
+    signal = np.tile(signal, 3)[: int(2.4 * rate)]
+    data = np.stack([signal * (0.5 + 0.25 * c) for c in range(channels)], axis=1)
+    path = tmp_path / f"clip-{rate}-{channels}.wav"
+    sf.write(path, data, rate)
+    result = tagger.tag_file(path)
+    assert result.duration == pytest.approx(2.4, abs=1 / rate)
+    check_tags(tagger, result.tags, 3)
+    assert [s.start for s in result.segments] == pytest.approx([0.0, 1.0, 2.0])
+    assert result.segments[-1].end == pytest.approx(2.4, abs=1e-3)
+
+
+def test_a_corrupt_file_is_an_audio_error(tagger, tmp_path):
+    path = write_corrupt_audio(tmp_path / "bad.wav")
+    with pytest.raises(AudioError, match="bad.wav"):
+        tagger.tag_file(path)
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    with pytest.raises(SoundtagError, match="not a run folder"):
+        Tagger(tmp_path)
+
+
+def test_a_missing_checkpoint_is_refused(tiny_run):
+    with pytest.raises(SoundtagError, match="checkpoint not found"):
+        Tagger(tiny_run, checkpoint="nope.pt")
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["model"]["fc_dim"] = 48
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(SoundtagError, match="weights do not fit"):
+        Tagger(run)
+
+
+def test_the_last_checkpoint_can_be_chosen(tiny_run):
+    last = Tagger(tiny_run, checkpoint="last.pt", device="cpu")
+    check_tags(last, last.tag_file(DEMO_FILE).tags, 3)

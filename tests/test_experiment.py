@@ -1,0 +1,96 @@
+"""End to end: ``soundtag experiment`` on a tiny config of the demo corpus writes every stage,
+summary.json and a report with every table and picture; the stage commands work on their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from soundtag.cli.main import main
+from tests.helpers import REPO_ROOT
+from tests.training.tiny_run import single_thread_torch
+
+TINY = [
+    "--set", "train.epochs=2", "--set", "model.channels=[8,16]", "--set", "model.fc_dim=32",
+    "--set", "train.crop_seconds=1.0", "--set", "features.n_mels=32", "--set", "data.num_workers=1",
+    "--set", "autoencoder.latent_dim=64", "--set", "autoencoder.channels=[8,8]", "--set", "autoencoder.epochs=2",
+    "--set", "autoencoder.input_frames=32", "--set", "autoencoder.lr=0.001",
+    "--set", "selftrain.rounds=2", "--set", "selftrain.epochs_per_round=1",
+    "--set", "selftrain.lower_start=0.2", "--set", "selftrain.lower_end=0.1",
+]
+CONFIG = str(REPO_ROOT / "configs" / "experiment-demo.yaml")
+
+
+@pytest.fixture(scope="module")
+def experiment_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("experiment")
+    with single_thread_torch():
+        code = main(["experiment", CONFIG, *TINY, "--cache-dir", str(out / "cache"), "--out", str(out / "exp"),
+                     "--quiet"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.e2e
+def test_summary_has_every_stage(experiment_dir):
+    summary = json.loads((experiment_dir / "exp" / "summary.json").read_text())
+    assert set(summary["stages"]) == {"all_labels", "verified", "promoted", "selftrain", "ensemble"}
+    for stage in summary["stages"].values():
+        assert 0.0 <= stage["accuracy"] <= stage["map3"] <= 1.0
+        assert stage["n_clips"] == 34
+
+
+@pytest.mark.e2e
+def test_report_contains_every_table_and_picture(experiment_dir):
+    page = (experiment_dir / "exp" / "report.html").read_text()
+    for heading in ("Method comparison", "Label spreading", "Autoencoder", "Self-training", "Training curves",
+                    "Confusion matrices", "First-layer filters", "groups of scheme", "all schemes", "per round"):
+        assert heading in page
+    for caption in ("t-SNE before spreading", "t-SNE after spreading", "originals (top) and reconstructions",
+                    "all_labels", "ensemble", "filters", "activations"):
+        assert caption in page
+    assert page.count("data:image/png;base64,") >= 14
+
+
+@pytest.mark.e2e
+def test_stage_outputs(experiment_dir):
+    exp = experiment_dir / "exp"
+    promoted = pd.read_csv(exp / "spread-music2" / "promoted.csv")
+    train = pd.read_csv(REPO_ROOT / "data" / "demo" / "train.csv")
+    given = dict(zip(train["fname"], train["label"]))
+    unverified = set(train["fname"][train["manually_verified"] == 0])
+    assert set(promoted["fname"]) <= unverified
+    assert all(given[f] == label for f, label in zip(promoted["fname"], promoted["label"]))
+    rounds = pd.read_csv(exp / "runs" / "selftrain" / "rounds.csv")
+    assert list(rounds["round"]) == [1, 2] and rounds["clips_used"].is_monotonic_increasing
+    compare = pd.read_csv(exp / "spread-compare.csv")
+    assert list(compare["scheme"]) == ["all", "music2", "groups3", "groups5"]
+    assert (exp / "autoencoder" / "latents.npz").is_file()
+    submission = pd.read_csv(exp / "ensemble" / "submission.csv")
+    assert len(submission) == 34 and all(len(s.split()) == 3 for s in submission["label"])
+
+
+@pytest.mark.e2e
+def test_rerun_reuses_finished_stages(experiment_dir, capsys):
+    with single_thread_torch():
+        code = main(["experiment", CONFIG, *TINY, "--cache-dir", str(experiment_dir / "cache"),
+                     "--out", str(experiment_dir / "exp"), "--quiet"])
+    assert code == 0
+    assert "ensemble: test MAP@3" in capsys.readouterr().out
+
+
+@pytest.mark.e2e
+def test_spread_compare_and_ensemble_commands(experiment_dir, capsys):
+    exp = experiment_dir / "exp"
+    assert main(["spread", str(exp / "autoencoder"), "--compare", "--out", str(experiment_dir / "cmp"),
+                 "--quiet"]) == 0
+    assert "groups5" in capsys.readouterr().out
+    runs = [str(exp / "runs" / name) for name in ("all_labels", "verified", "promoted")]
+    assert main(["ensemble", *runs, "--method", "weighted", "--out", str(experiment_dir / "ens"), "--json",
+                 "--quiet"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["n_clips"] == 34 and len(metrics["runs"]) == 3
+    assert main(["ensemble", *runs, "--min-score", "1.01", "--out", str(experiment_dir / "ens2"), "--quiet"]) == 2

@@ -1,0 +1,234 @@
+"""The trainer: seeded runs repeat bit for bit, a resumed run ends where an uninterrupted one does,
+early stopping follows ``train.patience``, and a run folder holds what it should.
+
+The real-data runs use the demo corpus with a tiny model; the unit tests use a synthetic feature
+cache (no audio) so they take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from soundtag.config import AudioConfig, LogMelConfig, ModelConfig, config_from_dict, load_config
+from soundtag.data import Example, FeatureCache
+from soundtag.models import build_model
+from soundtag.training import Trainer, TrainingSet, load_checkpoint, start_run
+from tests.helpers import read_rows
+from tests.training.tiny_run import assert_same_run, assert_same_weights, metrics_without_seconds, tiny_config
+
+# ---------------------------------------------------------------------------------------------
+# real data: the demo corpus, a tiny model, two epochs
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, feature_cache_dir):
+    """Two runs of the very same config in separate folders, and what the first returned."""
+    config = tiny_config(feature_cache_dir, "train.epochs=2")
+    root = tmp_path_factory.mktemp("seeded")
+    first, _ = start_run(config, root / "a", progress=False)
+    start_run(config, root / "b", progress=False)
+    return root / "a", root / "b", first, config
+
+
+def test_two_seeded_runs_are_identical(two_runs):
+    a, b, _, _ = two_runs
+    assert_same_run(a, b)
+    assert (a / "label_map.json").read_text() == (b / "label_map.json").read_text()
+    assert (a / "config.yaml").read_text() == (b / "config.yaml").read_text()
+
+
+def test_another_seed_gives_another_model(two_runs, tmp_path, feature_cache_dir):
+    a, _, _, _ = two_runs
+    start_run(tiny_config(feature_cache_dir, "train.epochs=1", "seed=7"), tmp_path / "other", progress=False)
+    first, other = load_checkpoint(a / "last.pt")["model"], load_checkpoint(tmp_path / "other" / "last.pt")["model"]
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_run_folder_contents(two_runs, demo_root):
+    a, _, result, config = two_runs
+    assert {p.name for p in a.iterdir()} >= {"config.yaml", "label_map.json", "metrics.csv", "best.pt", "last.pt",
+                                             "train.log"}
+    assert load_config(a / "config.yaml").to_dict() == config.to_dict()
+    labels = sorted({row["label"] for row in read_rows(demo_root / "train.csv")})
+    assert json.loads((a / "label_map.json").read_text())["labels"] == labels
+    frame = pd.read_csv(a / "metrics.csv")
+    assert list(frame.columns) == ["epoch", "loss", "train_acc", "val_loss", "val_acc", "val_map3", "seconds"]
+    assert frame["epoch"].tolist() == [1, 2]
+    assert frame[["train_acc", "val_acc", "val_map3"]].stack().between(0, 1).all()
+    assert (frame["val_acc"] <= frame["val_map3"] + 1e-9).all()
+    log = (a / "train.log").read_text()
+    assert "model vgg_small:" in log and "epoch 1:" in log and "epoch 2:" in log
+
+
+def test_result_and_checkpoints_agree_with_the_metrics(two_runs):
+    a, _, result, _ = two_runs
+    frame = pd.read_csv(a / "metrics.csv")
+    best_row = int(frame["val_map3"].to_numpy().argmax())  # first maximum: a tie is not an improvement
+    assert result.epochs_run == 2
+    assert result.best_epoch == best_row + 1
+    assert result.best_score == pytest.approx(frame["val_map3"][best_row], abs=1e-6)
+    best, last = load_checkpoint(a / "best.pt"), load_checkpoint(a / "last.pt")
+    assert best["epoch"] == result.best_epoch and best["score"] == result.best_score
+    assert last["epoch"] == 2 and last["best_epoch"] == result.best_epoch and last["stopped"] is False
+    assert [row["epoch"] for row in last["history"]] == [1.0, 2.0]
+    if result.best_epoch == 2:
+        assert_same_weights(a / "best.pt", a / "last.pt")
+
+
+def test_the_demo_config_trains_on_every_clip_with_a_verified_validation_split(two_runs, demo_root):
+    a, _, _, _ = two_runs
+    rows = read_rows(demo_root / "train.csv")
+    verified = Counter(row["label"] for row in rows if row["manually_verified"] == "1")
+    n_val = sum(min(n - 1, max(1, round(0.2 * n))) for n in verified.values() if n >= 2)
+    header = (a / "train.log").read_text().splitlines()[0]
+    assert f"{len(rows) - n_val} train / {n_val} validation clips" in header, header
+
+
+# ---------------------------------------------------------------------------------------------
+# unit level: synthetic cached features, scripted validation scores
+
+BINS, N_CLASSES, WIDTH = 8, 3, 16
+
+
+@pytest.fixture
+def synthetic(tmp_path) -> TrainingSet:
+    """12 training and 6 validation 'clips' whose features are cached directly (no audio)."""
+    cache = FeatureCache(tmp_path / "cache", AudioConfig(), LogMelConfig(n_mels=BINS))
+    rng = np.random.default_rng(0)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+
+    def example(name: str, target: int) -> Example:
+        path = audio / f"{name}.wav"
+        path.write_bytes(name.encode())  # the cache key needs a file; its content is never decoded
+        frames = int(rng.integers(4, 40))
+        cache.save(path, (rng.normal(size=(BINS, frames)) + 2 * target).astype(np.float32))
+        return Example(str(path), target, path.name)
+
+    train = [example(f"t{i}", i % N_CLASSES) for i in range(12)]
+    val = [example(f"v{i}", i % N_CLASSES) for i in range(6)]
+    return TrainingSet(train, val, cache, N_CLASSES, BINS, WIDTH)
+
+
+def unit_config(epochs: int = 3, patience: int = 10, **train):
+    return config_from_dict({"seed": 11, "train": {"epochs": epochs, "patience": patience, "batch_size": 4,
+                                                  "device": "cpu", **train}})
+
+
+def unit_model(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(name="vgg_small", channels=[4], fc_dim=8), BINS, N_CLASSES)
+
+
+def scripted(trainer: Trainer, scores: list[float]) -> list[int]:
+    """Make ``trainer``'s validation return ``scores`` in turn; returns a list counting the calls."""
+    calls: list[int] = []
+
+    def validate() -> dict[str, float]:
+        calls.append(1)
+        return {"val_loss": 1.0, "val_acc": 0.0, "val_map3": scores[len(calls) - 1]}
+
+    trainer.validate = validate
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("scores", "patience", "epochs_run", "best_epoch"),
+    [
+        ([0.2, 0.5, 0.4, 0.45, 0.9, 0.9], 2, 4, 2),  # two epochs without a better score: stop
+        ([0.5, 0.5, 0.5, 0.9], 2, 3, 1),  # an equal score is not an improvement
+        ([0.3, 0.2, 0.9], 1, 2, 1),
+        ([0.1, 0.2, 0.1, 0.3, 0.2, 0.4], 2, 6, 6),  # keeps improving: runs every epoch
+    ],
+)
+def test_early_stopping_stops_after_patience_epochs_without_improvement(
+    synthetic, tmp_path, scores, patience, epochs_run, best_epoch
+):
+    trainer = Trainer(unit_config(epochs=6, patience=patience), unit_model(), synthetic, tmp_path / "run",
+                      progress=False)
+    (tmp_path / "run").mkdir()
+    calls = scripted(trainer, scores)
+    result = trainer.fit()
+    assert (result.epochs_run, result.best_epoch) == (epochs_run, best_epoch)
+    assert result.best_score == scores[best_epoch - 1]
+    assert len(calls) == epochs_run
+    assert pd.read_csv(tmp_path / "run" / "metrics.csv")["epoch"].tolist() == list(range(1, epochs_run + 1))
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == best_epoch
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["stopped"] is (epochs_run < 6)
+    # fitting again does not train a stopped (or finished) run any further
+    assert trainer.fit().epochs_run == epochs_run and len(calls) == epochs_run
+
+
+def test_a_stopped_run_stays_stopped_when_resumed(synthetic, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    first = Trainer(unit_config(epochs=8, patience=1), unit_model(), synthetic, run, progress=False)
+    scripted(first, [0.5, 0.4])
+    assert first.fit().epochs_run == 2
+    again = Trainer(unit_config(epochs=8, patience=1), unit_model(), synthetic, run, progress=False)
+    calls = scripted(again, [1.0] * 8)
+    again.resume()
+    result = again.fit()
+    assert (result.epochs_run, result.best_epoch, calls) == (2, 1, [])
+
+
+def test_a_resumed_run_ends_exactly_where_an_uninterrupted_run_ends(synthetic, tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    whole.mkdir()
+    split.mkdir()
+    Trainer(unit_config(epochs=4), unit_model(), synthetic, whole, progress=False).fit()
+    # the "crash": the same run stopped after epoch 2 ...
+    Trainer(unit_config(epochs=2), unit_model(), synthetic, split, progress=False).fit()
+    # ... continued by a fresh process whose model starts from other weights
+    resumed = Trainer(unit_config(epochs=4), unit_model(seed=123), synthetic, split, progress=False)
+    resumed.resume()
+    assert resumed.fit().epochs_run == 4
+    assert_same_run(whole, split)
+
+
+def test_training_on_synthetic_data_learns(synthetic, tmp_path):
+    (tmp_path / "run").mkdir()
+    result = Trainer(unit_config(epochs=6, lr=0.01), unit_model(), synthetic, tmp_path / "run",
+                     progress=False).fit()
+    losses = [row["loss"] for row in result.history]
+    assert losses[-1] < losses[0]
+    assert result.best_score > 1 / 3
+
+
+def test_without_validation_clips_the_best_epoch_has_the_lowest_training_loss(synthetic, tmp_path):
+    synthetic.val = []
+    (tmp_path / "run").mkdir()
+    result = Trainer(unit_config(epochs=4, patience=10, lr=0.01), unit_model(), synthetic, tmp_path / "run",
+                     progress=False).fit()
+    frame = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert frame["val_map3"].isna().all() and frame["val_loss"].isna().all()
+    assert result.epochs_run == 4
+    assert result.best_epoch == int(frame["loss"].to_numpy().argmin()) + 1
+    assert result.best_score == pytest.approx(-frame["loss"].min(), abs=1e-6)
+    assert math.isfinite(result.best_score)
+
+
+def test_metrics_csv_rows_are_written_after_every_epoch(synthetic, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    trainer = Trainer(unit_config(epochs=3), unit_model(), synthetic, run, progress=False)
+    seen: list[int] = []
+    original = trainer.validate
+
+    def validate():
+        if (run / "metrics.csv").exists():
+            seen.append(len(pd.read_csv(run / "metrics.csv")))
+        return original()
+
+    trainer.validate = validate
+    trainer.fit()
+    assert seen == [1, 2]
+    assert len(metrics_without_seconds(run)) == 3

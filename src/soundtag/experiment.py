@@ -252,6 +252,11 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
         timed("autoencoder", autoencode, config, ae_dir, progress)
     embeddings = timed("embeddings", spreading_embeddings, config, ae_dir, progress)
     compare = timed("spreading", compare_schemes, config, embeddings, out_dir)
+    reference = None
+    if config.spread.embedding == "latent":
+        mfcc_config = replace(config, spread=replace(config.spread, embedding="mfcc_stats"))
+        reference = compare_schemes(mfcc_config, spreading_embeddings(mfcc_config, None, progress),
+                                    out_dir / "reference-mfcc")
     scheme_dir = out_dir / f"spread-{config.spread.groups}"
     spread(config, embeddings, config.spread.groups, scheme_dir)
     promoted_csv = scheme_dir / "promoted.csv"
@@ -280,10 +285,37 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
     stages["ensemble"] = {key: ens[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
     filter_pictures(run_dirs["promoted"], out_dir / "filters")
     summary = {"stages": stages, "seconds": timings, "spread_scheme": config.spread.groups,
-               "spread_embedding": config.spread.embedding}
+               "spread_embedding": config.spread.embedding,
+               "spreading": _spreading_summary(compare, reference)}
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
-    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs)
+    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference)
     return summary
+
+
+def _spreading_summary(compare: pd.DataFrame, reference: pd.DataFrame | None) -> dict:
+    """Per scheme, share promoted and precision for the embedding used (and the MFCC reference)."""
+    def rows(frame: pd.DataFrame) -> dict:
+        columns = [c for c in ("promoted", "promoted_pct", "promoted_precision", "wrong_caught_pct") if c in frame]
+        return {row["scheme"]: {c: row[c] for c in columns} for _, row in frame.iterrows()}
+
+    result = {"embedding": rows(compare)}
+    if reference is not None:
+        result["mfcc_reference"] = rows(reference)
+    return json.loads(json.dumps(result, default=float))
+
+
+def latent_verdict(compare: pd.DataFrame, reference: pd.DataFrame) -> str:
+    """One plain sentence: do the autoencoder latents match the MFCC-statistics reference?"""
+    if "promoted_precision" not in compare:
+        return "No train_truth.csv: promoted-label precision cannot be measured on this corpus."
+    ours, ref = compare.set_index("scheme"), reference.set_index("scheme")
+    better = [s for s in ours.index if ours.loc[s, "promoted_precision"] >= ref.loc[s, "promoted_precision"]
+              and ours.loc[s, "promoted_pct"] >= ref.loc[s, "promoted_pct"]]
+    if len(better) == len(ours.index):
+        return "Autoencoder latents match or beat the MFCC-statistics reference on every scheme."
+    return ("Autoencoder latents do NOT match the MFCC-statistics reference on "
+            f"{', '.join(s for s in ours.index if s not in better)} (precision or share promoted is lower); "
+            "set spread.embedding: mfcc_stats to spread over per-clip MFCC statistics instead.")
 
 
 def _stage_summary(scores: RunScores) -> dict:
@@ -293,7 +325,7 @@ def _stage_summary(scores: RunScores) -> dict:
 
 
 def write_experiment_report(out_dir: Path, summary: dict, compare: pd.DataFrame, rounds: pd.DataFrame,
-                            run_dirs: dict[str, Path]) -> None:
+                            run_dirs: dict[str, Path], reference: pd.DataFrame | None = None) -> None:
     """``report.html``: the seed's tables side by side and every picture, embedded."""
     stages = pd.DataFrame([{"stage": name, "test MAP@3": s["map3"], "test accuracy": s["accuracy"],
                             "val MAP@3": s.get("val_map3"), "seconds": summary["seconds"].get(name)}
@@ -307,8 +339,10 @@ def write_experiment_report(out_dir: Path, summary: dict, compare: pd.DataFrame,
                 [f"Test split of the corpus; label spreading over {summary['spread_embedding']} embeddings, "
                  f"scheme '{scheme}'. Seconds are wall-clock time of each stage."],
                 [("stages", stages), ("advancement", advancement)]),
-        Section("Label spreading", ["Promoted: unverified clips whose spread label equals their given label."],
-                [(f"groups of scheme '{scheme}'", group_table), ("all schemes (totals)", compare)],
+        Section("Label spreading", ["Promoted: unverified clips whose spread label equals their given label."]
+                + ([latent_verdict(compare, reference)] if reference is not None else []),
+                [(f"groups of scheme '{scheme}'", group_table), ("all schemes (totals)", compare)]
+                + ([("MFCC-statistics reference (totals)", reference)] if reference is not None else []),
                 [("t-SNE before spreading", out_dir / f"spread-{scheme}" / "tsne-before.png"),
                  ("t-SNE after spreading", out_dir / f"spread-{scheme}" / "tsne-after.png")]),
         Section("Autoencoder", [], [], [("originals (top) and reconstructions (bottom)",

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sys
+from pathlib import Path
 
 from soundtag.cli.common import warn
 from soundtag.errors import SoundtagError
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Tag wav/flac/ogg/mp3 files (folders are searched recursively) with RUN_DIR's model; "
                     "files longer than one segment also get per-segment tags with times.",
     )
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train, or a model file "
+                        "written by soundtag export (.onnx, .pt)")
     parser.add_argument("paths", metavar="PATH", nargs="+", help="audio files or folders")
     parser.add_argument("--format", choices=("json", "jsonl", "csv"), default="json", help="output format")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
@@ -27,8 +29,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--segment", type=float, metavar="SECONDS", help="segment length (default: training window)")
     parser.add_argument("--hop", type=float, metavar="SECONDS", help="segment hop (default: the segment length)")
     parser.add_argument("--checkpoint", default="best.pt", help="checkpoint in RUN_DIR (default: best.pt)")
+    parser.add_argument("--shard", metavar="K/N", help="tag only shard K of N of the sorted file list and write "
+                        "-o with .shard-K-of-N inserted (automatic under torchrun)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
+
+    merge = subparsers.add_parser("merge", help="join the JSONL outputs of sharded tagging",
+                                  description="Check that shards 1..N are all present with no file tagged twice, "
+                                              "then write one output sorted by file.")
+    merge.add_argument("shards", metavar="SHARD", nargs="+", help="files written by soundtag tag --shard")
+    merge.add_argument("-o", "--output", metavar="FILE", required=True, help="merged output (written atomically)")
+    merge.add_argument("--format", choices=("json", "jsonl", "csv"), default="jsonl", help="output format")
+    merge.set_defaults(run=run_merge)
+    register_export(subparsers)
+
+
+def shard_of(args: argparse.Namespace) -> tuple[int, int] | None:
+    """The shard to tag: ``--shard K/N``, else rank+1 of world size under torchrun, else None."""
+    import os
+
+    from soundtag.inference.shards import parse_shard
+
+    if args.shard:
+        return parse_shard(args.shard)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")) + 1, world) if world > 1 else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +68,21 @@ def run(args: argparse.Namespace) -> int:
     for value, name in ((args.top_k, "--top-k"), (args.segment, "--segment"), (args.hop, "--hop")):
         if value is not None and value <= 0:
             raise SoundtagError(f"{name} must be positive")
-    tagger = Tagger(args.run_dir, checkpoint=args.checkpoint)
+    if Path(args.run_dir).is_file():
+        from soundtag.inference.export import ExportedTagger
+
+        tagger = ExportedTagger(args.run_dir)
+    else:
+        tagger = Tagger(args.run_dir, checkpoint=args.checkpoint)
     files = find_audio_files(args.paths)
+    shard = shard_of(args)
+    if shard:
+        from soundtag.inference.shards import shard_items, shard_path
+
+        if not args.output:
+            raise SoundtagError("sharded tagging needs -o FILE (each shard writes FILE.shard-K-of-N)")
+        files = shard_items(files, *shard)
+        args.output = str(shard_path(args.output, *shard))
     results, failures = [], []
     hours = 0.0
     bar = tqdm(files, unit="file", desc="tagging", disable=args.quiet)
@@ -86,3 +124,38 @@ def render(results: list[dict], failures: list[dict], fmt: str) -> str:
             for rank, tag in enumerate(tags, 1):
                 writer.writerow([item["file"], level, start, end, rank, tag["label"], tag["probability"]])
     return buffer.getvalue()
+
+
+def register_export(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand."""
+    parser = subparsers.add_parser(
+        "export", help="export a run as one waveform-to-probabilities graph",
+        description="Write the run's feature front-end and CNN as one ONNX or TorchScript graph that takes "
+                    "(batch, samples) waveforms at the run's sample rate; soundtag tag can run it.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
+    parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="graph format")
+    parser.add_argument("-o", "--output", metavar="FILE", required=True, help="file to write (atomically)")
+    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint in RUN_DIR (default: best.pt)")
+    parser.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export and say where."""
+    from soundtag.inference.export import export_run
+
+    path = export_run(args.run_dir, args.format, args.output, args.checkpoint)
+    print(f"wrote {args.format} model to {path}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Join shard outputs into one file."""
+    from soundtag.fileio import atomic_write_text
+    from soundtag.inference.shards import read_shards
+
+    records = read_shards(args.shards)
+    results = [r for r in records if "error" not in r]
+    failures = [r for r in records if "error" in r]
+    atomic_write_text(args.output, render(results, failures, args.format))
+    print(f"merged {len(records)} record(s) from {len(args.shards)} shard(s) into {args.output}", file=sys.stderr)
+    return 0

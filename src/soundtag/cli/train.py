@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         config = recipe_config(args)
         run_dir = Path(args.out or Path("runs") / Path(args.config_file).stem)
         result, _ = start_run(config, run_dir, progress)
+    from soundtag.training.distributed import is_main_process
+
+    if not is_main_process():
+        return 0
     plot_training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
     print(f"best val MAP@3 {result.best_score:.4f} at epoch {result.best_epoch} of {result.epochs_run}; run: {run_dir}")
     return 0

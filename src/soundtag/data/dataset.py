@@ -122,4 +122,4 @@ def make_loader(
 def examples_from(paths: Sequence[str | Path], targets: Sequence[int] | None = None) -> list[Example]:
     """Examples from paths (and targets), named by file name."""
     targets = list(targets) if targets is not None else [-1] * len(paths)
-    return [Example(str(p), t, Path(p).name) for p, t in zip(paths, targets)]
+    return [Example(str(p), t, Path(p).name) for p, t in zip(paths, targets, strict=True)]

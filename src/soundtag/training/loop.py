@@ -47,6 +47,7 @@ class EpochLoop:
         self.seed = seed
         self.log = logger or logging.getLogger("soundtag.training")
         self.progress = progress
+        self.writes = True  # a process of a distributed run other than rank 0 sets this False
         self.state: dict[str, Any] = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0,
                                       "history": [], "stopped": False}
 
@@ -76,7 +77,8 @@ class EpochLoop:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.state = {key: checkpoint[key] for key in self.state}
-        self._write_metrics()
+        if self.writes:
+            self._write_metrics()
         self.log.info("resumed after epoch %d (best score %.4f)", self.state["epoch"], self.state["best_score"])
 
     def fit(self) -> TrainResult:
@@ -112,6 +114,8 @@ class EpochLoop:
         """``best.pt`` when improved, then ``last.pt``, then ``metrics.csv``: a kill between them is
         repaired by resuming, which redoes the epoch identically.
         """
+        if not self.writes:
+            return
         weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         if self.state["best_epoch"] == epoch:
             save_checkpoint(self.best_path, {"model": weights, "epoch": epoch, "score": self.state["best_score"]})

@@ -22,6 +22,7 @@ from soundtag.data.corpus import read_csv
 from soundtag.errors import SoundtagError
 from soundtag.features import build_transform
 from soundtag.models import build_model, model_summary
+from soundtag.training import distributed as dd
 from soundtag.training.split import validation_split
 from soundtag.training.trainer import Trainer, TrainingSet, TrainResult
 
@@ -57,13 +58,18 @@ def seed_everything(seed: int) -> None:
 
 @contextmanager
 def run_logger(run_dir: Path, console: bool = True, name: str = "soundtag.training") -> Iterator[logging.Logger]:
-    """A logger that appends to ``run_dir/train.log`` (and echoes to stderr) for one run."""
+    """A logger that appends to ``run_dir/train.log`` (and echoes to stderr) for one run; silent in
+    the processes of a distributed run other than rank 0.
+    """
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")]
-    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    if console:
+    if not dd.is_main_process():
+        handlers: list[logging.Handler] = [logging.NullHandler()]
+    else:
+        handlers = [logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")]
+        handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    if console and dd.is_main_process():
         handlers.append(logging.StreamHandler())
         handlers[1].setFormatter(logging.Formatter("%(message)s"))
     for handler in handlers:
@@ -144,27 +150,33 @@ def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> 
     finishes the run rather than failing or starting over.
     """
     run_dir = Path(run_dir)
+    dd.init_distributed()
     build_model(config.model, feature_bins(config), 2)  # a model that does not fit the features fails now
     if (run_dir / "last.pt").exists():
         if (run_dir / CONFIG_FILE).is_file() and load_config(run_dir / CONFIG_FILE).to_dict() == config.to_dict():
             return _train(config, run_dir, progress, resume=True)
         raise SoundtagError(f"{run_dir}: already holds a run of another config; use --resume {run_dir} or another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / CONFIG_FILE)
+    if dd.is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / CONFIG_FILE)
+    dd.barrier()
     return _train(config, run_dir, progress, resume=False)
 
 
 def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[TrainResult, PreparedRun]:
     """Continue the run in ``run_dir`` from its last completed epoch."""
     run_dir = Path(run_dir)
+    dd.init_distributed()
     config = load_config(run_dir / CONFIG_FILE)
     return _train(config, run_dir, progress, resume=(run_dir / "last.pt").exists())
 
 
 def _train(config: RunConfig, run_dir: Path, progress: bool, resume: bool) -> tuple[TrainResult, PreparedRun]:
     seed_everything(config.seed)
-    prepared = prepare_training(config, progress)
-    prepared.label_map.save(run_dir / LABEL_MAP_FILE)
+    with dd.main_process_first():
+        prepared = prepare_training(config, progress and dd.is_main_process())
+    if dd.is_main_process():
+        prepared.label_map.save(run_dir / LABEL_MAP_FILE)
     model = build_model(config.model, prepared.data.in_bins, prepared.data.n_classes)
     with run_logger(run_dir, console=progress) as logger:
         logger.info("%s; %d train / %d validation clips; window %d frames",
@@ -178,4 +190,5 @@ def _train(config: RunConfig, run_dir: Path, progress: bool, resume: bool) -> tu
         result = trainer.fit()
         logger.info("done: best val MAP@3 %.4f at epoch %d of %d", result.best_score, result.best_epoch,
                     result.epochs_run)
+    dd.barrier()
     return result, prepared

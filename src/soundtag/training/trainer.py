@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from soundtag.config import RunConfig
 from soundtag.data import Example, FeatureCache, FeatureDataset
+from soundtag.training import distributed as dd
 from soundtag.training.loop import EpochLoop, TrainResult
 from soundtag.training.metrics import accuracy, map_at_k
 from soundtag.training.windows import predict_clips
@@ -31,9 +33,9 @@ METRICS_COLUMNS = ["epoch", "loss", "train_acc", "val_loss", "val_acc", "val_map
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
+    """``auto`` picks CUDA when present (this process's GPU under torchrun), else the CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(f"cuda:{dd.local_rank()}" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
 
 
@@ -57,6 +59,11 @@ class TrainingSet:
 class Trainer(EpochLoop):
     """Fits a classifier on a :class:`TrainingSet` with Adam and cross-entropy, keeping the epoch
     with the best validation MAP@3 in ``best.pt``.
+
+    Under torchrun the model is wrapped in DistributedDataParallel and each process takes its
+    share of every epoch from a ``DistributedSampler`` with ``train.batch_size / world`` clips a
+    batch, so the global batch stays the configured one; every process validates (so all agree on
+    early stopping) and rank 0 alone writes.
     """
 
     metrics_columns = METRICS_COLUMNS
@@ -81,6 +88,12 @@ class Trainer(EpochLoop):
         self.dataset = FeatureDataset(
             data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed
         )
+        self.writes = dd.is_main_process()
+        self.progress = progress and self.writes
+        self.forward_model: nn.Module = self.model
+        if dd.is_distributed():
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = DistributedDataParallel(self.model, device_ids=ids)
 
     def score(self, row: dict[str, float]) -> float:
         """Validation MAP@3 (minus the training loss when there is no validation set)."""
@@ -91,14 +104,16 @@ class Trainer(EpochLoop):
                 f"val_map3 {row['val_map3']:.4f}")
 
     def _epoch_loader(self, epoch: int) -> DataLoader:
-        """Batches of epoch ``epoch`` in an order drawn from (seed, epoch)."""
-        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
-        order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        """This process's batches of epoch ``epoch``, in an order drawn from (seed, epoch)."""
+        world = dd.world_size()
+        sampler = DistributedSampler(self.dataset, num_replicas=world, rank=dd.rank(), shuffle=True,
+                                     seed=self.config.seed)
+        sampler.set_epoch(epoch)
         self.dataset.set_epoch(epoch)
         return DataLoader(
             self.dataset,
-            batch_size=self.config.train.batch_size,
-            sampler=order,
+            batch_size=max(1, self.config.train.batch_size // world),
+            sampler=sampler,
             num_workers=self.config.train.num_workers,
             pin_memory=self.device.type == "cuda",
         )
@@ -114,7 +129,7 @@ class Trainer(EpochLoop):
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                logits = self.model(inputs)
+                logits = self.forward_model(inputs)
             loss = nn.functional.cross_entropy(logits.float(), targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -123,6 +138,7 @@ class Trainer(EpochLoop):
             correct += int((logits.argmax(1) == targets).sum())
             seen += len(targets)
             batches.set_postfix(loss=f"{loss_sum / seen:.3f}", refresh=False)
+        loss_sum, correct, seen = dd.all_reduce_sum([loss_sum, correct, seen], self.device)
         val = self.validate()
         return {"epoch": epoch, "loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), **val,
                 "seconds": time.perf_counter() - start}

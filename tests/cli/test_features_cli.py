@@ -151,7 +151,9 @@ def runs(tmp_path_factory, demo_root) -> dict[str, tuple[Result, Path]]:
     write_rows(no_column / "train.csv", ["fname", "label"], [[r["fname"], r["label"]] for r in rows])
     case("missing-column", ["features", str(no_column), "--workers", "0", *cache_of("missing-column")])
     escaping = small_corpus("escaping-fname", [["../../escape.flac", "Trumpet", "0"]])
-    case("escaping-fname", ["features", str(escaping), "--workers", "0", *cache_of("escaping-fname")])
+    case("escaping-fname", ["features", str(escaping), "--workers", "0", "--strict", *cache_of("escaping-fname")])
+    case("escaping-fname-lenient", ["features", str(escaping), "--workers", "0", "--quiet",
+                                    *cache_of("escaping-fname-lenient")])
     unknown = small_corpus("unknown-set-key")
     case("unknown-set-key", ["features", str(unknown), "--set", "features.n_mel=32", *cache_of("unknown-set-key")])
     (base / "bad-config").mkdir()
@@ -199,7 +201,7 @@ def runs(tmp_path_factory, demo_root) -> dict[str, tuple[Result, Path]]:
     [
         ("missing-corpus", ["no-such-corpus", "not found"]),
         ("missing-column", ["train.csv", "'manually_verified'"]),
-        ("escaping-fname", ["'../../escape.flac'", "train.csv"]),
+        ("escaping-fname", ["train.csv", "'../../escape.flac'", "--strict"]),
         ("unknown-set-key", ["'features.n_mel'"]),
         ("bad-config", ["bad.yaml", "invalid YAML"]),
     ],
@@ -208,6 +210,13 @@ def test_user_errors_are_one_line_with_exit_code_2(runs, name, fragments):
     result, folder = runs[name]
     assert_user_error(result, *fragments)
     assert not npy_files(folder)  # nothing was extracted
+
+
+def test_escaping_fname_is_listed_and_the_rest_cached(runs):
+    result, folder = runs["escaping-fname-lenient"]
+    assert result.returncode == 0, result.stderr
+    assert "'../../escape.flac' escapes its audio folder" in result.stdout and "train.csv" in result.stdout
+    assert npy_files(folder)
 
 
 def test_bad_files_are_listed_and_the_rest_cached(runs):

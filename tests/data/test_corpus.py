@@ -78,7 +78,7 @@ def test_fsd_mini_matches_its_csvs(fsd_mini_root):
 def test_demo_corpus_is_a_corpus_and_clips_of_lists_train_then_test(demo_root):
     assert is_corpus(demo_root)
     corpus = read_corpus(demo_root)
-    assert clips_of(demo_root) == corpus.train + corpus.test
+    assert clips_of(demo_root) == (corpus.train + corpus.test, [])
 
 
 # --- CSV details ----------------------------------------------------------------------------------
@@ -202,6 +202,7 @@ def test_unreadable_csv_is_a_corpus_error(tmp_path, content):
 )
 @pytest.mark.parametrize("csv_name", ["train.csv", "test.csv"])
 def test_fname_path_traversal_is_refused(tmp_path, fname, csv_name):
+    """The unsafe row is left out and reported (naming the CSV and the fname); the rest is read."""
     train = [["a.wav", "Bark", "1"]]
     test = [["t.wav", "Bark"]]
     if csv_name == "train.csv":
@@ -209,11 +210,22 @@ def test_fname_path_traversal_is_refused(tmp_path, fname, csv_name):
     else:
         test.append([fname, "Bark"])
     root = make_layout(tmp_path / "c", train, test)
-    with pytest.raises(CorpusError) as info:
-        read_corpus(root)
-    message = str(info.value)
-    assert csv_name in message
-    assert repr(fname) in message
+    corpus = read_corpus(root)
+    assert [c.fname for c in corpus.train] == ["a.wav"] and [c.fname for c in corpus.test] == ["t.wav"]
+    assert len(corpus.rejected) == 1
+    csv_path, problem = corpus.rejected[0]
+    assert csv_path.endswith(csv_name)
+    assert repr(fname) in problem
+
+
+def test_symlink_out_of_the_corpus_is_refused(tmp_path):
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(b"RIFF")
+    root = make_layout(tmp_path / "c", [["a.wav", "Bark", "1"], ["link.wav", "Bark", "0"]])
+    (root / "audio_train" / "link.wav").symlink_to(outside)
+    corpus = read_corpus(root)
+    assert [c.fname for c in corpus.train] == ["a.wav"]
+    assert "escapes its audio folder" in corpus.rejected[0][1]
 
 
 def test_fnames_that_stay_inside_are_allowed(tmp_path):
@@ -266,7 +278,7 @@ def test_read_folder_is_recursive_sorted_and_unlabelled(tmp_path):
     assert [c.fname for c in clips] == ["a.FLAC", "b.wav", "sub/c.mp3", "sub/deeper/d.ogg", "sub/f.wav"]
     assert all(c.path == root / c.fname for c in clips)
     assert all(c.label is None and c.verified is None for c in clips)
-    assert clips_of(root) == clips
+    assert clips_of(root) == (clips, [])
     assert not is_corpus(root)
 
 

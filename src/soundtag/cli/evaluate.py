@@ -44,6 +44,8 @@ def _load(args: argparse.Namespace):
 
     tagger = Tagger(args.run_dir, checkpoint=args.checkpoint)
     corpus = read_corpus(args.corpus or tagger.config.data.corpus)
+    for csv_path, problem in corpus.rejected:
+        warn(f"{csv_path}: row left out: {problem}")
     return tagger, corpus, args.cache_dir or tagger.config.data.cache_dir
 
 

@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     corpus = args.corpus or config.data.corpus
     cache = FeatureCache(args.cache_dir or config.data.cache_dir, config.audio, config.features)
-    clips = clips_of(corpus)
+    clips, rejected = clips_of(corpus)
+    if rejected and args.strict:
+        csv_path, problem = rejected[0]
+        raise SoundtagError(f"{csv_path}: {problem} ({len(rejected)} CSV row(s) could not be used, --strict)")
     workers = config.data.num_workers if args.workers is None else args.workers
     report = cache_features(
         [clip.path for clip in clips], config.audio, config.features, cache,
@@ -43,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
         f"{report.clips_per_second:.1f} clips/s, {report.realtime_factor:.0f}x real time"
     )
     print(f"cache: {cache.root}")
+    if rejected:
+        print(f"left out {len(rejected)} CSV row(s):")
+        for csv_path, problem in rejected:
+            print(f"  {csv_path}: {problem}")
     if report.failures:
         print(f"skipped {len(report.failures)} file(s) that could not be read:")
         for path, problem in report.failures:

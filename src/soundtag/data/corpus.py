@@ -39,6 +39,8 @@ class Corpus:
     test: list[Clip]
     labels: list[str]
     truth: dict[str, str] | None = field(default=None, repr=False)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    """CSV rows left out, as (csv file, problem): e.g. a fname escaping its audio folder."""
 
     @property
     def clips(self) -> list[Clip]:
@@ -89,7 +91,9 @@ class LabelMap:
 
 
 def safe_audio_path(folder: Path, fname: str, csv_path: Path) -> Path:
-    """``folder/fname``, refusing names that are absolute or escape ``folder``."""
+    """``folder/fname``, refusing names that are absolute or escape ``folder`` (also through a
+    symbolic link that points outside it).
+    """
     if not fname or fname != fname.strip() or "\x00" in fname:
         raise CorpusError(f"{csv_path}: invalid fname {fname!r}")
     if os.path.isabs(fname) or Path(fname).is_absolute() or fname.startswith(("/", "\\")):
@@ -142,21 +146,29 @@ def read_corpus(root: str | Path) -> Corpus:
     empty = frame["label"] == ""
     if empty.any():
         raise CorpusError(f"{train_csv}: empty label for {frame['fname'][empty].iloc[0]!r}")
-    train = [
-        Clip(
-            row.fname,
-            safe_audio_path(root / TRAIN_AUDIO, row.fname, train_csv),
-            row.label,
-            parse_verified(row.manually_verified, train_csv, row.fname),
-        )
-        for row in frame.itertuples(index=False)
-    ]
+    rejected: list[tuple[str, str]] = []
+    train = []
+    for row in frame.itertuples(index=False):
+        path = _checked_path(root / TRAIN_AUDIO, row.fname, train_csv, rejected)
+        if path is not None:
+            train.append(Clip(row.fname, path, row.label, parse_verified(row.manually_verified, train_csv, row.fname)))
     labels = sorted(set(frame["label"]))
-    return Corpus(root, train, read_test(root, set(labels)), labels, read_truth(root))
+    test = read_test(root, set(labels), rejected)
+    return Corpus(root, train, test, labels, read_truth(root), rejected)
 
 
-def read_test(root: Path, vocabulary: set[str]) -> list[Clip]:
+def _checked_path(folder: Path, fname: str, csv_path: Path, rejected: list[tuple[str, str]]) -> Path | None:
+    """The audio path of a row, or None (and the row recorded as rejected) when it is unsafe."""
+    try:
+        return safe_audio_path(folder, fname, csv_path)
+    except CorpusError as exc:
+        rejected.append((str(csv_path), str(exc).split(": ", 1)[-1]))
+        return None
+
+
+def read_test(root: Path, vocabulary: set[str], rejected: list[tuple[str, str]] | None = None) -> list[Clip]:
     """Test clips from ``test.csv`` or ``test_post_competition.csv`` (none when neither exists)."""
+    rejected = [] if rejected is None else rejected
     for name in TEST_CSVS:
         path = root / name
         if path.is_file():
@@ -165,10 +177,12 @@ def read_test(root: Path, vocabulary: set[str]) -> list[Clip]:
             unknown = sorted({lab for lab in labels if lab and lab not in vocabulary})
             if unknown:
                 raise CorpusError(f"{path}: label {unknown[0]!r} does not occur in {TRAIN_CSV}")
-            return [
-                Clip(fname, safe_audio_path(root / TEST_AUDIO, fname, path), label or None)
-                for fname, label in zip(frame["fname"], labels)
-            ]
+            clips = []
+            for fname, label in zip(frame["fname"], labels):
+                audio = _checked_path(root / TEST_AUDIO, fname, path, rejected)
+                if audio is not None:
+                    clips.append(Clip(fname, audio, label or None))
+            return clips
     return []
 
 
@@ -210,6 +224,11 @@ def is_corpus(root: str | Path) -> bool:
     return (Path(root) / TRAIN_CSV).is_file()
 
 
-def clips_of(root: str | Path) -> list[Clip]:
-    """The clips of a corpus folder (train then test) or of a plain folder of audio."""
-    return read_corpus(root).clips if is_corpus(root) else read_folder(root)
+def clips_of(root: str | Path) -> tuple[list[Clip], list[tuple[str, str]]]:
+    """The clips of a corpus folder (train then test) or of a plain folder of audio, and the CSV
+    rows that were rejected.
+    """
+    if is_corpus(root):
+        corpus = read_corpus(root)
+        return corpus.clips, corpus.rejected
+    return read_folder(root), []

@@ -140,7 +140,7 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
         raise SoundtagError(f"{config.data.corpus}: no usable training clips")
     data = TrainingSet(examples_for(train, label_map), examples_for(val, label_map), cache,
                        len(label_map), feature_bins(config), window_frames(config))
-    return PreparedRun(data, label_map, report.failures)
+    return PreparedRun(data, label_map, corpus.rejected + report.failures)
 
 
 def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> tuple[TrainResult, PreparedRun]:

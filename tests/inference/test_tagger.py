@@ -62,7 +62,7 @@ def test_tagger_loads_a_run(tagger, tiny_run):
     assert len(tagger.label_map) == 11
     assert tagger.width == window_frames(tagger.config) == 101  # 1 s at hop 320, centred frames
     assert tagger.hop == 50
-    assert tagger.window_seconds == 1.0
+    assert tagger.default_segment == 1.0  # the training window when tag.segment is unset
     assert not tagger.model.training
 
 

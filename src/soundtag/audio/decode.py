@@ -43,6 +43,8 @@ def open_audio(path: str | Path) -> sf.SoundFile:
     try:
         if path.stat().st_size == 0:
             raise AudioError(path, "empty file (0 bytes)")
+        with open(path, "rb"):  # the system's reason (e.g. permission denied): libsndfile says "System error"
+            pass
         handle = sf.SoundFile(path)
     except PermissionError:
         raise AudioError(path, "permission denied") from None
@@ -59,7 +61,9 @@ def open_audio(path: str | Path) -> sf.SoundFile:
 def _reason(exc: Exception) -> str:
     """The libsndfile message without soundfile's 'Error opening ...' prefix."""
     text = str(getattr(exc, "error_string", "") or exc)
-    return text.split(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
+    text = text.split(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
+    # libsndfile's mp3 reader says this of an existing file in which it finds no mp3 frame
+    return "no audio stream found" if text.startswith("File does not exist or is not a regular file") else text
 
 
 def audio_info(path: str | Path) -> AudioInfo:

@@ -85,12 +85,11 @@ def run(args: argparse.Namespace) -> int:
         args.output = str(shard_path(args.output, *shard))
     results, failures = [], []
     hours = 0.0
-    bar = tqdm(files, unit="file", desc="tagging", disable=args.quiet)
-    for path in bar:
-        try:
-            tags = tagger.tag_file(path, args.segment, args.hop, args.top_k)
-        except AudioError as exc:
-            failures.append({"file": str(path), "error": exc.problem})
+    bar = tqdm(total=len(files), unit="file", desc="tagging", disable=args.quiet)
+    for tags in tagger.tag_files(files, args.segment, args.hop, args.top_k):
+        bar.update()
+        if isinstance(tags, AudioError):
+            failures.append({"file": tags.path, "error": tags.problem})
             continue
         results.append(tags.to_dict())
         hours += tags.duration / 3600

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -78,8 +80,17 @@ def extract_chunk(paths: Sequence[str], audio: AudioConfig, features: FeatureCon
 
 
 def _init_worker() -> None:
-    """Workers compute single-threaded: the parallelism is across processes."""
+    """Workers compute single-threaded (the parallelism is across processes) and end with the
+    process that started them: one killed with SIGKILL would otherwise leave them waiting forever.
+    """
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:

@@ -65,8 +65,8 @@ class StftConfig(FeatureConfig):
     win_length: int | None = None
 
     def __post_init__(self) -> None:
-        if self.n_fft < 16 or self.hop_length < 1:
-            raise ConfigError(f"features: n_fft must be >= 16 and hop_length >= 1 ({self.name})")
+        if self.n_fft < 16 or self.n_fft % 2 or self.hop_length < 1:  # odd: centred frames != 1 + samples // hop
+            raise ConfigError(f"features: n_fft must be even and >= 16 and hop_length >= 1 ({self.name})")
         if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
             raise ConfigError("features.win_length must be in 1..n_fft")
 
@@ -141,6 +141,28 @@ class ModelConfig:
     channels: list[int] = field(default_factory=list)
     fc_dim: int | None = None
     dropout: float = 0.3
+    pooling: str = "meanmax"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in ("meanmax", "attention"):
+            raise ConfigError(f"model.pooling must be 'meanmax' or 'attention', got {self.pooling!r}")
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation, all off by default (the seed used none)."""
+
+    mixup_alpha: float = 0.0
+    time_masks: int = 0
+    time_mask_width: int = 20
+    freq_masks: int = 0
+    freq_mask_width: int = 8
+    gain_db: float = 0.0
+    time_shift: bool = False
+
+    def __post_init__(self) -> None:
+        if min(self.mixup_alpha, self.gain_db) < 0 or min(self.time_masks, self.freq_masks) < 0:
+            raise ConfigError("train.augment values must not be negative")
 
 
 @dataclass
@@ -160,8 +182,17 @@ class TrainConfig:
     val_from: str = "verified"
     device: str = "auto"
     num_workers: int = 0
+    loss: str = "ce"
+    gce_q: float = 0.7
+    label_smoothing: float = 0.0
+    unverified_weight: float = 1.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
+        if self.loss not in ("ce", "gce"):
+            raise ConfigError(f"train.loss must be 'ce' or 'gce', got {self.loss!r}")
+        if not 0.0 < self.gce_q <= 1.0 or not 0.0 <= self.label_smoothing < 1.0 or self.unverified_weight < 0:
+            raise ConfigError("need 0 < train.gce_q <= 1, 0 <= train.label_smoothing < 1, train.unverified_weight >= 0")
         if self.labels not in ("all", "verified"):
             raise ConfigError(f"train.labels must be 'all' or 'verified', got {self.labels!r}")
         if self.val_from not in ("all", "verified"):
@@ -202,6 +233,7 @@ class AutoencoderConfig:
 class SpreadConfig:
     """scikit-learn LabelSpreading inside class groups (seed: rbf, gamma 20, alpha 0.2)."""
 
+    method: str = "spreading"
     embedding: str = "latent"
     kernel: str = "rbf"
     gamma: float = 20.0
@@ -214,6 +246,8 @@ class SpreadConfig:
     groups_file: str | None = None
 
     def __post_init__(self) -> None:
+        if self.method not in ("spreading", "confident"):
+            raise ConfigError("spread.method must be 'spreading' (LabelSpreading) or 'confident' (confident learning)")
         if self.embedding not in ("latent", "mfcc_stats"):
             raise ConfigError("spread.embedding must be 'latent' or 'mfcc_stats'")
         if self.kernel not in ("rbf", "knn"):

@@ -32,6 +32,7 @@ from soundtag.labels import (
     write_spread_outputs,
 )
 from soundtag.labels.autoencoder import LATENTS_FILE
+from soundtag.labels.confident import clean_confident
 from soundtag.reports import (
     Section,
     first_layer_activations,
@@ -111,12 +112,18 @@ def spreading_embeddings(config: RunConfig, autoencoder_dir: str | Path | None, 
 
 def spread(config: RunConfig, embeddings: Embeddings, scheme: str, out_dir: str | Path, pictures: bool = True
            ) -> pd.DataFrame:
-    """Spread within the groups of ``scheme``; write promoted.csv, the group tables and t-SNE maps."""
+    """Clean labels (spreading within the groups of ``scheme``, or confident learning over all clips,
+    per ``spread.method``); write promoted.csv, the tables and t-SNE maps.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    groups = scheme_for(sorted(set(embeddings.labels.tolist())), scheme, config.spread.groups_file)
-    result = spread_labels(embeddings.vectors, embeddings.labels, embeddings.verified, groups, config.spread,
-                           embeddings.truth, config.seed)
+    if config.spread.method == "confident":
+        result = clean_confident(embeddings.vectors, embeddings.labels, embeddings.verified, config.spread,
+                                 embeddings.truth, config.seed)
+    else:
+        groups = scheme_for(sorted(set(embeddings.labels.tolist())), scheme, config.spread.groups_file)
+        result = spread_labels(embeddings.vectors, embeddings.labels, embeddings.verified, groups, config.spread,
+                               embeddings.truth, config.seed)
     write_spread_outputs(out_dir, embeddings.fnames, embeddings.labels, result)
     save_config(replace(config, spread=replace(config.spread, groups=scheme)), out_dir / "config.yaml")
     if pictures:

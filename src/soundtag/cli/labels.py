@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by soundtag autoencode")
     p.add_argument("--groups", metavar="SCHEME", help="group scheme: all, music2, groups3, groups5 or your own")
     p.add_argument("--compare", action="store_true", help="run every shipped scheme and print them side by side")
+    p.add_argument("--method", choices=("spreading", "confident"), help="label spreading in groups (default) or "
+                   "confident learning (out-of-fold probabilities, per-class thresholds)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/spread-SCHEME)")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a field of RUN_DIR/config.yaml, e.g. --set spread.gamma=10")
@@ -80,13 +82,15 @@ def run_spread(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise SoundtagError(f"{run_dir}: not a run folder (no config.yaml)")
-    config = load_config(run_dir / "config.yaml", args.overrides)
+    overrides = args.overrides + ([f"spread.method={args.method}"] if args.method else [])
+    config = load_config(run_dir / "config.yaml", overrides)
     embeddings = spreading_embeddings(config, run_dir, progress=not args.quiet)
     if args.compare:
         print(compare_schemes(config, embeddings, Path(args.out or run_dir)).to_markdown(index=False))
         return 0
     scheme = args.groups or config.spread.groups
-    out = Path(args.out or run_dir / f"spread-{scheme}")
+    name = "confident" if config.spread.method == "confident" else f"spread-{scheme}"
+    out = Path(args.out or run_dir / name)
     print(spread(config, embeddings, scheme, out).to_markdown(index=False))
     print(f"promoted.csv, groups.csv/.md and t-SNE pictures in {out}")
     return 0

@@ -21,11 +21,14 @@ PAD_MODES = ("repeat", "zeros", "min")
 
 @dataclass(frozen=True)
 class Example:
-    """One clip to feed a model: its audio path, class index (-1 when unknown) and name."""
+    """One clip to feed a model: its audio path, class index (-1 when unknown), name, and the weight
+    of its loss (e.g. lower for unverified labels).
+    """
 
     path: str
     target: int = -1
     fname: str = ""
+    weight: float = 1.0
 
 
 def fit_width(features: np.ndarray, width: int, offset: int, pad_mode: str = "repeat") -> np.ndarray:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from soundtag.models.layers import Classifier, conv_block_1d, conv_block_2d, global_time_pool
+from soundtag.models.layers import Classifier, conv_block_1d, conv_block_2d, time_pooling
 
 
 class VGG2d(nn.Module):
@@ -23,6 +23,7 @@ class VGG2d(nn.Module):
         convs_per_block: int = 2,
         fc_dim: int = 1024,
         dropout: float = 0.3,
+        pooling: str = "meanmax",
     ) -> None:
         super().__init__()
         self.input_norm = nn.BatchNorm1d(in_bins)
@@ -31,12 +32,13 @@ class VGG2d(nn.Module):
             blocks.append(conv_block_2d(previous, width, convs_per_block))
             previous = width
         self.features = nn.Sequential(*blocks)
+        self.pool = time_pooling(pooling, previous)
         self.classifier = Classifier(previous, fc_dim, n_classes, dropout)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Clip embedding of (batch, bins, frames) input."""
         x = self.features(self.input_norm(x).unsqueeze(1))
-        return global_time_pool(x.mean(dim=2))
+        return self.pool(x.mean(dim=2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
@@ -53,6 +55,7 @@ class CNN1d(nn.Module):
         first_kernel: int = 9,
         fc_dim: int = 256,
         dropout: float = 0.3,
+        pooling: str = "meanmax",
     ) -> None:
         super().__init__()
         if len(channels) != len(pools):
@@ -63,11 +66,12 @@ class CNN1d(nn.Module):
             blocks.append(conv_block_1d(previous, width, first_kernel if i == 0 else 3, pool))
             previous = width
         self.features = nn.Sequential(*blocks)
+        self.pool = time_pooling(pooling, previous)
         self.classifier = Classifier(previous, fc_dim, n_classes, dropout)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Clip embedding of (batch, 1, samples) input."""
-        return global_time_pool(self.features(self.input_norm(x)))
+        return self.pool(self.features(self.input_norm(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))

@@ -48,3 +48,27 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.dropout(self.hidden(x)))
+
+
+class AttentionPool(nn.Module):
+    """Attention over time: a learned score per frame, softmax over frames, weighted mean."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.score = nn.Conv1d(channels, 1, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.score(x), dim=-1)
+        return (x * weights).sum(dim=-1)
+
+
+class MeanMaxPool(nn.Module):
+    """Mean plus max over time (the default)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return global_time_pool(x)
+
+
+def time_pooling(kind: str, channels: int) -> nn.Module:
+    """The pooling over time named ``kind``: ``meanmax`` or ``attention``."""
+    return AttentionPool(channels) if kind == "attention" else MeanMaxPool()

@@ -13,17 +13,20 @@ from soundtag.models.cnn import CNN1d, VGG2d
 
 def _vgg_small(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     """VGG blocks of 2 convs, FC 1024 + SELU."""
-    return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128, 256), 2, config.fc_dim or 1024, config.dropout)
+    return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128, 256), 2, config.fc_dim or 1024, config.dropout,
+                  config.pooling)
 
 
 def _vgg_large(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     """VGG blocks of 3 convs, FC 4096 + SELU."""
-    return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128, 256), 3, config.fc_dim or 4096, config.dropout)
+    return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128, 256), 3, config.fc_dim or 4096, config.dropout,
+                  config.pooling)
 
 
 def _cnn2d_mfcc(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     """A smaller VGG sized for a few dozen MFCC rows: 3 blocks of 2 convs, FC 256."""
-    return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128), 2, config.fc_dim or 256, config.dropout)
+    return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128), 2, config.fc_dim or 256, config.dropout,
+                  config.pooling)
 
 
 def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
@@ -33,7 +36,7 @@ def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     channels = config.channels or (16, 32, 64, 128)
     if len(channels) != 4:
         raise ConfigError(f"model cnn1d_raw has 4 pooling stages: model.channels needs 4 widths, got {len(channels)}")
-    return CNN1d(n_classes, channels, fc_dim=config.fc_dim or 256, dropout=config.dropout)
+    return CNN1d(n_classes, channels, fc_dim=config.fc_dim or 256, dropout=config.dropout, pooling=config.pooling)
 
 
 MODELS: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {

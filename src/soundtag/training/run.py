@@ -110,9 +110,13 @@ def choose_training_clips(corpus: Corpus, labels: str, extra_labels: str | None 
     return clips
 
 
-def examples_for(clips: list[Clip], label_map: LabelMap) -> list[Example]:
-    """Examples with class indices from ``label_map``."""
-    return [Example(str(c.path), label_map.index(str(c.label)), c.fname) for c in clips]
+def examples_for(clips: list[Clip], label_map: LabelMap, unverified_weight: float = 1.0,
+                 trusted: set[str] | frozenset[str] = frozenset()) -> list[Example]:
+    """Examples with class indices from ``label_map``; clips neither verified nor ``trusted``
+    (e.g. promoted) get ``unverified_weight``.
+    """
+    return [Example(str(c.path), label_map.index(str(c.label)), c.fname,
+                    1.0 if c.verified or c.fname in trusted else unverified_weight) for c in clips]
 
 
 @dataclass
@@ -138,7 +142,9 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
                                   from_verified=config.train.val_from == "verified")
     if not train:
         raise SoundtagError(f"{config.data.corpus}: no usable training clips")
-    data = TrainingSet(examples_for(train, label_map), examples_for(val, label_map), cache,
+    trusted = set(read_extra_labels(config.train.extra_labels, corpus)) if config.train.extra_labels else set()
+    weight = config.train.unverified_weight
+    data = TrainingSet(examples_for(train, label_map, weight, trusted), examples_for(val, label_map), cache,
                        len(label_map), feature_bins(config), window_frames(config))
     return PreparedRun(data, label_map, corpus.rejected + report.failures)
 

@@ -17,12 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from soundtag.config import RunConfig
 from soundtag.data import Example, FeatureCache, FeatureDataset
+from soundtag.errors import ConfigError
 from soundtag.training import distributed as dd
+from soundtag.training.augment import augment_batch
+from soundtag.training.losses import smooth, weighted_loss
 from soundtag.training.loop import EpochLoop, TrainResult
 from soundtag.training.metrics import accuracy, map_at_k
 from soundtag.training.windows import predict_clips
@@ -54,6 +57,20 @@ class TrainingSet:
     def hop(self) -> int:
         """Evaluation windows overlap by half."""
         return max(1, self.width // 2)
+
+
+class WeightedExamples(Dataset):
+    """(features, target, weight) items: a :class:`FeatureDataset` with each example's loss weight."""
+
+    def __init__(self, dataset: FeatureDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, float]:
+        features, target = self.dataset[index]
+        return features, target, self.dataset.examples[index].weight
 
 
 class Trainer(EpochLoop):
@@ -88,6 +105,9 @@ class Trainer(EpochLoop):
         self.dataset = FeatureDataset(
             data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed
         )
+        self.feature = config.features.name
+        if config.train.augment.gain_db > 0 and self.feature not in ("logmel", "raw"):
+            raise ConfigError("train.augment.gain_db works on logmel (added in dB) or raw (multiplied) features")
         self.writes = dd.is_main_process()
         self.progress = progress and self.writes
         self.forward_model: nn.Module = self.model
@@ -111,7 +131,7 @@ class Trainer(EpochLoop):
         sampler.set_epoch(epoch)
         self.dataset.set_epoch(epoch)
         return DataLoader(
-            self.dataset,
+            WeightedExamples(self.dataset),
             batch_size=max(1, self.config.train.batch_size // world),
             sampler=sampler,
             num_workers=self.config.train.num_workers,
@@ -125,12 +145,16 @@ class Trainer(EpochLoop):
         loss_sum, correct, seen = 0.0, 0, 0
         batches = tqdm(self._epoch_loader(epoch), desc=f"epoch {epoch}", unit="batch",
                        disable=not self.progress, leave=False)
-        for inputs, targets in batches:
+        cfg = self.config.train
+        for inputs, targets, weights in batches:
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
+            soft = smooth(nn.functional.one_hot(targets, self.data.n_classes).float(), cfg.label_smoothing)
+            inputs, soft, weights = augment_batch(inputs, soft, weights.to(self.device).float(), cfg.augment,
+                                                  in_db=self.feature == "logmel", spectral=self.feature != "raw")
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 logits = self.forward_model(inputs)
-            loss = nn.functional.cross_entropy(logits.float(), targets)
+            loss = weighted_loss(logits.float(), soft, weights, cfg.loss, cfg.gce_q)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

@@ -15,11 +15,11 @@ import pandas as pd
 import torch
 
 from soundtag.config import RunConfig, save_config
-from soundtag.data import read_corpus
+from soundtag.data import Corpus, read_corpus
 from soundtag.ensemble import combine_probabilities, select_runs
 from soundtag.errors import SoundtagError
 from soundtag.fileio import atomic_write_text
-from soundtag.inference import Tagger, evaluate_clips, write_submission
+from soundtag.inference import EvaluationResult, Tagger, evaluate_clips
 from soundtag.labels import (
     SCHEMES,
     Latents,
@@ -162,17 +162,29 @@ class RunScores:
     labels: list[str]
 
 
+def evaluate_split(tagger: Tagger, corpus: Corpus, split: str, cache_dir: str | None, progress: bool = True
+                   ) -> tuple[EvaluationResult, dict]:
+    """Score a run on one split; write ``eval-<split>/metrics.json`` and ``confusion.png`` beside it."""
+    clips = corpus.test if split == "test" else corpus.train
+    if not clips:
+        raise SoundtagError(f"{corpus.root}: no {split} clips to evaluate")
+    result = evaluate_clips(tagger, clips, cache_dir or tagger.config.data.cache_dir, progress)
+    if not result.fnames:
+        raise SoundtagError(f"{corpus.root}: none of the {split} clips could be evaluated")
+    metrics = {"split": split, "corpus": str(corpus.root), **result.metrics()}
+    out = tagger.run_dir / f"eval-{split}"
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    plot_confusion(confusion(result.probabilities, result.targets), result.labels, out / "confusion.png",
+                   title=f"{split}: accuracy {metrics['accuracy']:.3f}, MAP@3 {metrics['map3']:.3f}")
+    return result, metrics
+
+
 def score_run(run_dir: str | Path, corpus_dir: str | None = None, cache_dir: str | None = None,
               progress: bool = True) -> RunScores:
-    """Predict the test split with a run's best model; write ``eval-test/`` beside it."""
+    """Test-split probabilities of a run's best model (``eval-test/`` is written beside it)."""
     tagger = Tagger(run_dir)
     corpus = read_corpus(corpus_dir or tagger.config.data.corpus)
-    result = evaluate_clips(tagger, corpus.test, cache_dir or tagger.config.data.cache_dir, progress)
-    metrics = result.metrics()
-    out = Path(run_dir) / "eval-test"
-    atomic_write_text(out / "metrics.json", json.dumps({"split": "test", **metrics}, indent=1) + "\n")
-    plot_confusion(confusion(result.probabilities, result.targets), result.labels, out / "confusion.png",
-                   title=f"test: accuracy {metrics['accuracy']:.3f}, MAP@3 {metrics['map3']:.3f}")
+    result, _ = evaluate_split(tagger, corpus, "test", cache_dir, progress)
     score = float(load_checkpoint(Path(run_dir) / "best.pt")["score"])
     return RunScores(Path(run_dir), score, result.fnames, result.probabilities, result.targets, result.labels)
 

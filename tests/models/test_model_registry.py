@@ -221,7 +221,6 @@ def test_frozen_parameters_are_not_counted():
 
 @pytest.mark.parametrize("name,bins", [("vgg_small", 32), ("cnn2d_mfcc", 20), ("cnn1d_raw", 1)])
 def test_attention_pooling_takes_any_length(name, bins):
-
     channels = [4, 8, 8, 8] if name == "cnn1d_raw" else [4, 8]
     model = build_model(ModelConfig(name=name, channels=channels, fc_dim=8, pooling="attention"), bins, 3).eval()
     lengths = (4000, 9000) if name == "cnn1d_raw" else (5, 40)

@@ -50,26 +50,14 @@ def _load(args: argparse.Namespace):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Score the split; write metrics JSON, per-class AP CSV and the confusion PNG beside the run."""
-    from soundtag.fileio import atomic_write_text
-    from soundtag.inference import evaluate_clips
-    from soundtag.reports import plot_confusion
-    from soundtag.training import confusion
+    """Score the split; write metrics JSON and the confusion PNG beside the run."""
+    from soundtag.experiment import evaluate_split
 
     tagger, corpus, cache_dir = _load(args)
-    clips = corpus.test if args.split == "test" else corpus.train
-    if not clips:
-        raise SoundtagError(f"{corpus.root}: no {args.split} clips to evaluate")
-    result = evaluate_clips(tagger, clips, cache_dir, progress=not args.quiet)
+    result, metrics = evaluate_split(tagger, corpus, args.split, cache_dir, progress=not args.quiet)
     for path, problem in result.failures:
         warn(f"skipped {path}: {problem}")
-    if not result.fnames:
-        raise SoundtagError(f"{corpus.root}: none of the {args.split} clips could be evaluated")
-    metrics = {"split": args.split, "corpus": str(corpus.root), **result.metrics()}
     out = Path(args.run_dir) / f"eval-{args.split}"
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
-    plot_confusion(confusion(result.probabilities, result.targets), result.labels, out / "confusion.png",
-                   title=f"{args.split}: accuracy {metrics['accuracy']:.3f}, MAP@3 {metrics['map3']:.3f}")
     if args.json:
         print(json.dumps(metrics))
     else:

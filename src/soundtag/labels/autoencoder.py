@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from soundtag.config import AutoencoderConfig, RunConfig, load_config, save_config
+from soundtag.config import RunConfig, load_config, save_config
 from soundtag.data import Clip, FeatureCache, cache_features, read_corpus
 from soundtag.errors import SoundtagError
 from soundtag.features import functional as Fn

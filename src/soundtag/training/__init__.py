@@ -39,4 +39,5 @@ __all__ = [
     "top_k",
     "validation_split",
     "window_frames",
+    "window_starts",
 ]

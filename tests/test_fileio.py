@@ -85,3 +85,14 @@ def test_atomic_save_npy_refuses_objects_and_keeps_the_old_file(tmp_path):
         atomic_save_npy(path, np.array([{"a": 1}], dtype=object))
     np.testing.assert_array_equal(np.load(path), np.ones(3))
     assert listing(tmp_path) == ["x.npy"]
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    import os
+
+    from soundtag.fileio import atomic_write_text
+
+    atomic_write_text(tmp_path / "out.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -279,3 +279,14 @@ def test_random_ragged_batches_equal_single_clips(clips):
         transform = TRANSFORMS[name]
         for clip, out in zip(clips, extract_batch(transform, clips)):
             np.testing.assert_allclose(out, single(transform, clip), rtol=0, atol=1e-4)
+
+
+def test_mel_band_above_nyquist_is_a_config_error():
+    from soundtag.config import LogMelConfig
+    from soundtag.errors import ConfigError
+    from soundtag.features import build_transform
+
+    with pytest.raises(ConfigError, match="half the sample rate"):
+        build_transform(LogMelConfig(fmin=9000.0), 16000)
+    with pytest.raises(ConfigError, match="half the sample rate"):
+        build_transform(LogMelConfig(fmax=12000.0), 16000)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig
+from soundtag.errors import ConfigError
 from soundtag.features import functional as Fn
 
 
@@ -73,6 +74,10 @@ class LogMel(FeatureTransform):
     def __init__(self, config: LogMelConfig, sample_rate: int) -> None:
         super().__init__(sample_rate)
         self.config = config
+        nyquist = sample_rate / 2
+        if config.fmin >= nyquist or (config.fmax is not None and config.fmax > nyquist):
+            raise ConfigError(f"features: fmin {config.fmin} and fmax {config.fmax} must lie below half the "
+                              f"sample rate ({nyquist:g} Hz)")
         fb = Fn.mel_filterbank(sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
         self.register_buffer("filterbank", fb.float(), persistent=False)
         self.register_buffer("window", torch.hann_window(config.win_length or config.n_fft), persistent=False)

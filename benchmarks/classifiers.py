@@ -8,10 +8,10 @@ verified train clips (the trainer's split), and the CNNs train on the rest. Trai
 wall time of ``soundtag train`` (features cached beforehand, timed apart); the CPU minutes of the
 process are recorded too, since other jobs may share the machine (load averages are recorded).
 
-Part B, the reference baseline on the same split: per-clip mean and standard deviation of
+Part B, the reference baseline on the same test split: per-clip mean and standard deviation of
 soundtag's MFCCs (20 coefficients, 32 kHz, the ``mfcc`` defaults) -> StandardScaler ->
-scikit-learn LogisticRegression (default C=1, max_iter 5000), fitted on the same train clips the
-CNNs train on (train.csv minus the validation clips), scored on the test clips.
+scikit-learn LogisticRegression (default C=1, max_iter 5000), fitted on all train.csv clips (it
+needs no validation clips; the score when fitted on the CNNs' training clips only is reported too).
 
 Part C, tagging speed of the ``vgg_small`` log-mel run (the fsd-mini.yaml config): every fsd-mini
 clip (train and test, sorted) decoded to mono 44.1 kHz and concatenated into FLAC files of about
@@ -180,11 +180,11 @@ def run_baseline(args: argparse.Namespace) -> dict:
         probs = np.zeros((len(test), len(label_map)))
         probs[:, model.classes_] = model.predict_proba(x_test)
         scores[split] = {"map3": map_at_k(probs, y_test, 3), "acc": accuracy(probs, y_test), "n_train": len(y)}
-    main = scores["train"]
+    main = scores["train+val"]  # a logistic regression needs no validation clips: it gets every train clip
     print(f"[{BASELINE}] test MAP@3 {main['map3']:.4f} acc {main['acc']:.4f}", file=sys.stderr, flush=True)
     return {"name": BASELINE, "what": "MFCC mean+std (40-d) -> StandardScaler -> LogisticRegression(C=1)",
             "test_map3": main["map3"], "test_acc": main["acc"], "n_train": main["n_train"], "n_test": len(test),
-            "train_val": scores["train+val"], "seconds": time.perf_counter() - start, "load": [before, load()]}
+            "cnn_clips": scores["train"], "seconds": time.perf_counter() - start, "load": [before, load()]}
 
 
 # --------------------------------------------------------------------------------------- part C
@@ -400,19 +400,22 @@ def report(args: argparse.Namespace, results: dict, tagging: dict | None, comman
         lines.append(f"| {BASELINE} | {base['what']}, {base['n_train']} train clips | - | - | "
                      f"{base['seconds'] / 60:.1f} (incl. MFCCs) | {base['load'][0]:.1f}/{base['load'][1]:.1f} | - | "
                      f"{base['test_acc']:.3f} | {base['test_map3']:.3f} |")
-        tv = base["train_val"]
-        lines += ["", f"The baseline fitted on all {tv['n_train']} train clips (validation clips included) scores "
-                      f"MAP@3 {tv['map3']:.3f}, accuracy {tv['acc']:.3f}."]
+        cc = base["cnn_clips"]
+        lines += ["", f"The baseline is fitted on all {base['n_train']} train clips (it needs no validation clips); "
+                      f"fitted on the CNNs' {cc['n_train']} training clips only it scores MAP@3 {cc['map3']:.3f}, "
+                      f"accuracy {cc['acc']:.3f}."]
     verdicts = []
     cnns = [r for n, r in results.items() if n != BASELINE]
     if cnns and base:
         best = max(cnns, key=lambda r: r["test_map3"])
         reference = max(base["test_map3"], BASELINE_ISSUE_MAP3)
         verdicts.append(
-            f"- Best single model ({best['name']}, test MAP@3 {best['test_map3']:.3f}) beats the baseline "
-            f"(measured {base['test_map3']:.3f}; the issue's {BASELINE_ISSUE_MAP3:.2f}; the higher, {reference:.3f}, "
-            f"is used) by >= {TARGET_MARGIN:.2f}: {yes(best['test_map3'] >= reference + TARGET_MARGIN)} "
-            f"(margin {best['test_map3'] - reference:+.3f})")
+            f"- Best single model ({best['name']}, test MAP@3 {best['test_map3']:.3f}) beats the reference baseline "
+            f"by >= {TARGET_MARGIN:.2f}: against the baseline measured here ({base['test_map3']:.3f}) "
+            f"{yes(best['test_map3'] >= base['test_map3'] + TARGET_MARGIN)} (by {best['test_map3'] - base['test_map3']:+.3f}); "
+            f"against the issue's {BASELINE_ISSUE_MAP3:.2f} {yes(best['test_map3'] >= reference + TARGET_MARGIN)} "
+            f"(by {best['test_map3'] - reference:+.3f}). With 127 test clips one clip moves MAP@3 by up to 0.008 "
+            "and its standard error is about 0.03.")
     if tagging:
         cli, var = tagging["cli"], tagging["variants"]
         lines += [

@@ -161,3 +161,14 @@ def test_num_frames():
     assert Fn.num_frames(319, 320) == 1
     assert Fn.num_frames(320, 320) == 2
     assert Fn.num_frames(32000, 320) == 101
+
+
+@pytest.mark.parametrize("win_length", [None, 800])
+def test_framed_power_equals_torch_stft_across_frame_blocks(win_length):
+    """Block boundaries (FRAME_BLOCK frames) and a window shorter than n_fft change nothing."""
+    waveforms = torch.randn(3, 320 * (Fn.FRAME_BLOCK + 77))
+    window = torch.hann_window(win_length or 1024)
+    ours = Fn.framed_power(waveforms, 1024, 320, win_length, window).transpose(-1, -2)
+    spec = torch.stft(waveforms, 1024, 320, win_length, window, center=True, pad_mode="constant", return_complex=True)
+    assert ours.shape == spec.shape
+    torch.testing.assert_close(ours, spec.abs().square(), rtol=1e-4, atol=1e-3)

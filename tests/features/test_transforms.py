@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig
 from soundtag.features import MFCC, FeatureTransform, LogMel, Raw, Spectrogram, build_transform, extract_batch
-from soundtag.features.transforms import length_groups
+from soundtag.features.transforms import pack_offsets
 
 SR = 32000
 
@@ -130,11 +130,10 @@ def ragged_clips(demo_signals) -> list[np.ndarray]:
     return [a, b, c, a[:-700], 0.001 * a[:-1500], b[: len(b) // 3], c[:5000], *tiny]
 
 
-def test_near_equal_lengths_really_are_batched_together(ragged_clips):
-    lengths = [len(c) for c in ragged_clips]
-    groups = length_groups(lengths)
-    assert any(len({lengths[i] for i in g}) > 1 for g in groups)  # padding is exercised
-    assert any({0, 3, 4} <= set(g) for g in groups)  # the loud and the quiet copy share a batch
+def test_several_clips_share_a_pack(ragged_clips):
+    packs = pack_offsets([len(c) for c in ragged_clips], hop=320, context=512)
+    assert any(len(pack) > 1 for pack in packs)  # packing is exercised
+    assert any(len(pack) > 1 and 4 in {i for i, _ in pack} for pack in packs)  # the quiet copy has a neighbour
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -152,7 +151,7 @@ def test_batch_equals_each_clip_alone(ragged_clips, name):
 
 def test_small_batch_budget_gives_the_same_features(ragged_clips):
     transform = build_transform(CONFIGS["logmel"], SR)
-    small = extract_batch(transform, ragged_clips, max_batch_samples=1000)
+    small = extract_batch(transform, ragged_clips, max_pack_samples=1000)
     for a, b in zip(small, extract_batch(transform, ragged_clips)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
 
@@ -169,14 +168,18 @@ def test_forward_on_a_padded_batch_agrees_inside_each_clip(ragged_clips):
     np.testing.assert_allclose(out, single(transform, shorter), rtol=0, atol=1e-4)
 
 
-def test_length_groups_cover_every_index_once():
-    lengths = [5, 50000, 51000, 1, 300000, 49000, 5]
-    groups = length_groups(lengths)
-    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
-    for group in groups:
-        sizes = [lengths[i] for i in group]
-        assert max(sizes) <= 1.1 * max(1, min(sizes))
-        assert len(group) == 1 or max(sizes) * len(group) <= 1 << 18
+@pytest.mark.parametrize(("hop", "context"), [(320, 512), (512, 512), (1, 0), (7, 100)])
+def test_packs_keep_clips_apart_on_the_hop_grid(hop, context):
+    lengths = [5, 50000, 51000, 1, 300000, 49000, 5, 0]
+    packs = pack_offsets(lengths, hop, context, max_samples=1 << 17)
+    assert [i for pack in packs for i, _ in pack] == list(range(len(lengths)))
+    for pack in packs:
+        assert pack[0][1] == 0
+        for (i, start), (_, following) in zip(pack, pack[1:]):
+            assert start % hop == 0 and following % hop == 0
+            assert following >= start + lengths[i] + context
+        last, last_start = pack[-1]
+        assert len(pack) == 1 or last_start + lengths[last] <= 1 << 17
 
 
 def test_extract_batch_of_nothing():

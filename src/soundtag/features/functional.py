@@ -7,6 +7,7 @@ padding, a periodic Hann window, Slaney mel scale and area normalisation, orthon
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,64 @@ import torch.nn.functional as F
 def num_frames(num_samples: int | torch.Tensor, hop_length: int) -> int | torch.Tensor:
     """Frames a centred STFT gives for a signal of ``num_samples`` samples."""
     return 1 + num_samples // hop_length
+
+
+# Frames per FFT call on CPU: blocks of about 256 frames keep the spectrum in cache; one call over
+# the 3000 frames of a 30-s clip costs more per frame (measured on one core, 10-15 % over a corpus).
+FRAME_BLOCK = 256
+
+
+def power_blocks(
+    waveforms: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    window: torch.Tensor | None = None,
+) -> Iterator[torch.Tensor]:
+    """|STFT|**2 of (batch, samples) waveforms, block by block of consecutive frames, each of shape
+    (batch, frames in block, n_fft // 2 + 1): centred zero-padded frames, as ``torch.stft(center=True,
+    pad_mode="constant")``.
+
+    On CPU in eager mode, ``rfft`` of windowed frames in cache-sized blocks, frame-major so the
+    power and mel steps are contiguous; elsewhere (GPU, a traced or exported graph, which must not
+    bake a length-dependent loop into itself) one ``torch.stft`` call.
+    """
+    win_length = win_length or n_fft
+    if window is None:
+        window = torch.hann_window(win_length, periodic=True, dtype=waveforms.dtype, device=waveforms.device)
+    tracing = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting()
+    if waveforms.device.type != "cpu" or tracing:
+        spec = torch.stft(waveforms, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                          center=True, pad_mode="constant", return_complex=True)
+        yield (spec.real.square() + spec.imag.square()).transpose(-1, -2)
+        return
+    if win_length < n_fft:  # centred in the frame, as torch.stft and librosa do
+        left = (n_fft - win_length) // 2
+        window = F.pad(window, (left, n_fft - win_length - left))
+    frames = F.pad(waveforms, (n_fft // 2, n_fft // 2)).unfold(-1, n_fft, hop_length)
+    step = max(1, FRAME_BLOCK // max(1, frames.shape[0]))
+    for start in range(0, frames.shape[-2], step):
+        spec = torch.fft.rfft(frames[..., start : start + step, :] * window, dim=-1)
+        parts = torch.view_as_real(spec).square_()  # contiguous; 30 % faster than real.square() + imag.square()
+        yield parts[..., 0] + parts[..., 1]
+
+
+def framed_power(
+    waveforms: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    window: torch.Tensor | None = None,
+    projection: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """|STFT|**2 in frame-major layout, (batch, frames, n_fft // 2 + 1), or its product with
+    ``projection`` (bins, k) computed block by block, (batch, frames, k).
+    """
+    blocks = [
+        power if projection is None else torch.matmul(power, projection)
+        for power in power_blocks(waveforms, n_fft, hop_length, win_length, window)
+    ]
+    return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2)
 
 
 def stft_power(
@@ -26,23 +85,7 @@ def stft_power(
     window: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """|STFT|**power of (batch, samples) waveforms, shape (batch, n_fft // 2 + 1, frames)."""
-    win_length = win_length or n_fft
-    if window is None:
-        window = torch.hann_window(win_length, periodic=True, dtype=waveforms.dtype, device=waveforms.device)
-    num_samples = waveforms.shape[-1]
-    if num_samples <= n_fft // 2:  # keep torch.stft's length check happy for tiny clips
-        waveforms = F.pad(waveforms, (0, n_fft // 2 + 1 - waveforms.shape[-1]))
-    spec = torch.stft(
-        waveforms,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        window=window,
-        center=True,
-        pad_mode="constant",
-        return_complex=True,
-    )[..., : num_frames(num_samples, hop_length)]  # the padding must not add frames
-    squared = spec.real.square() + spec.imag.square()  # 4x faster than abs().pow(2) on CPU
+    squared = framed_power(waveforms, n_fft, hop_length, win_length, window).transpose(-1, -2)
     if power == 2.0:
         return squared
     return squared.sqrt() if power == 1.0 else squared.pow(power / 2)
@@ -154,8 +197,9 @@ def mel_power(
     window: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mel-filtered power spectrogram, shape (batch, n_mels, frames)."""
-    power = stft_power(waveforms, n_fft, hop_length, win_length, power=2.0, window=window)
-    return torch.matmul(filterbank.to(device=power.device, dtype=power.dtype), power)
+    projection = filterbank.to(device=waveforms.device, dtype=waveforms.dtype).T
+    mel = framed_power(waveforms, n_fft, hop_length, win_length, window, projection)
+    return mel.transpose(-1, -2).contiguous()
 
 
 def log_mel(

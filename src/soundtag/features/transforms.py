@@ -40,6 +40,16 @@ class FeatureTransform(nn.Module):
         """Rows of the output: frequency bins, mel bands, coefficients, or 1 for the waveform."""
         raise NotImplementedError
 
+    @property
+    def frame_hop(self) -> int:
+        """Samples between the starts of consecutive frames."""
+        raise NotImplementedError
+
+    @property
+    def frame_context(self) -> int:
+        """Samples a frame reads on either side of its centre (0 when frames are samples)."""
+        raise NotImplementedError
+
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.finish(self.frames(waveforms))
 
@@ -66,6 +76,14 @@ class Spectrogram(FeatureTransform):
     @property
     def num_bins(self) -> int:
         return self.config.n_fft // 2 + 1
+
+    @property
+    def frame_hop(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def frame_context(self) -> int:
+        return self.config.n_fft // 2
 
 
 class LogMel(FeatureTransform):
@@ -96,6 +114,14 @@ class LogMel(FeatureTransform):
     def num_bins(self) -> int:
         return self.config.n_mels
 
+    @property
+    def frame_hop(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def frame_context(self) -> int:
+        return self.config.n_fft // 2
+
 
 class MFCC(LogMel):
     """MFCCs with optional deltas stacked along the coefficient axis."""
@@ -124,6 +150,14 @@ class Raw(FeatureTransform):
     def num_bins(self) -> int:
         return 1
 
+    @property
+    def frame_hop(self) -> int:
+        return 1
+
+    @property
+    def frame_context(self) -> int:
+        return 0
+
 
 def build_transform(config: FeatureConfig, sample_rate: int) -> FeatureTransform:
     """The transform for a feature config, found by its ``name``."""
@@ -138,39 +172,44 @@ def build_transform(config: FeatureConfig, sample_rate: int) -> FeatureTransform
     raise TypeError(f"no transform for feature config {type(config).__name__}")
 
 
-# On CPU a batch beyond ~2**18 samples spills out of cache and runs slower per clip (measured: 64
-# two-second clips take 49 ms in batches of 4 and 183 ms as one batch); a GPU can take far more.
-CPU_BATCH_SAMPLES = 1 << 18
+# Samples per packed call of :meth:`FeatureTransform.frames`: enough to amortise torch's per-call
+# overhead over several short clips; the STFT itself works through a pack in cache-sized blocks.
+PACK_SAMPLES = 1 << 18
 
 
-def length_groups(lengths: list[int], tolerance: float = 1.1, max_samples: int = CPU_BATCH_SAMPLES) -> list[list[int]]:
-    """Indices grouped so each group's longest clip is at most ``tolerance`` times its shortest
-    and the padded group holds at most ``max_samples`` samples (a longer clip goes alone).
+def pack_offsets(lengths: list[int], hop: int, context: int, max_samples: int = PACK_SAMPLES) -> list[list[tuple[int, int]]]:
+    """Clips laid end to end in packs of at most ``max_samples`` (a longer clip goes alone): per pack,
+    (clip index, start sample). Starts fall on the hop grid and each clip is followed by at least
+    ``context`` zeros, so no frame of one clip reads a sample of its neighbour.
     """
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    groups: list[list[int]] = []
-    for index in order:
-        fits = groups and lengths[index] * (len(groups[-1]) + 1) <= max_samples
-        if fits and lengths[index] <= tolerance * max(1, lengths[groups[-1][0]]):
-            groups[-1].append(index)
-        else:
-            groups.append([index])
-    return groups
+    packs: list[list[tuple[int, int]]] = []
+    end = 0
+    for index, length in enumerate(lengths):
+        if not packs or end + length > max_samples:
+            packs.append([])
+            end = 0
+        packs[-1].append((index, end))
+        end = -(-(end + length + context) // hop) * hop
+    return packs
 
 
 @torch.inference_mode()
 def extract_batch(
-    transform: FeatureTransform, signals: list[np.ndarray], max_batch_samples: int = CPU_BATCH_SAMPLES
+    transform: FeatureTransform, signals: list[np.ndarray], max_pack_samples: int = PACK_SAMPLES
 ) -> list[np.ndarray]:
-    """Features of clips of any lengths, batched in groups of similar length; one float32 array each."""
+    """Features of clips of any lengths, one float32 array each, computed on packs of clips laid end
+    to end with zeros between them: exactly what each clip gives alone, with no padding to a common length.
+    """
     outputs: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(signals)
-    for group in length_groups([len(s) for s in signals], max_samples=max_batch_samples):
-        longest = max(len(signals[i]) for i in group)
-        batch = torch.zeros(len(group), longest)
-        for row, i in zip(batch, group):
-            row[: len(signals[i])] = torch.from_numpy(np.ascontiguousarray(signals[i], dtype=np.float32))
-        frames = transform.frames(batch)
-        for row, i in enumerate(group):
-            item = frames[row : row + 1, :, : transform.num_frames(len(signals[i]))]
+    hop, context = transform.frame_hop, transform.frame_context
+    for pack in pack_offsets([len(s) for s in signals], hop, context, max_pack_samples):
+        last, last_start = pack[-1]
+        buffer = torch.zeros(1, last_start + len(signals[last]))
+        for i, start in pack:
+            buffer[0, start : start + len(signals[i])] = torch.from_numpy(np.ascontiguousarray(signals[i], dtype=np.float32))
+        frames = transform.frames(buffer)
+        for i, start in pack:
+            first = start // hop
+            item = frames[:, :, first : first + transform.num_frames(len(signals[i]))]
             outputs[i] = transform.finish(item)[0].numpy().astype(np.float32, copy=False)
     return outputs

@@ -195,3 +195,51 @@ def test_weights_that_do_not_fit_the_config_are_refused(tiny_run, tmp_path):
 def test_the_last_checkpoint_can_be_chosen(tiny_run):
     last = Tagger(tiny_run, checkpoint="last.pt", device="cpu")
     check_tags(last, last.tag_file(DEMO_FILE).tags, 3)
+
+
+# --- frame-wise tagging ---------------------------------------------------------------------------
+
+
+def test_framewise_segments_cover_the_file_and_follow_the_frames(tagger, long_file, long_signal):
+    framewise = tagger.tag_file(long_file, segment=2.0, hop=2.0, framewise=True)
+    check_tags(tagger, framewise.tags, 3)
+    assert [s.start for s in framewise.segments] == pytest.approx([0, 2, 4, 6, 8, 10, 12])
+    assert framewise.segments[-1].end == pytest.approx(12.3)
+    probs, centres = tagger.frame_probabilities(long_signal)
+    assert probs.shape == (len(centres), len(tagger.labels))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(np.diff(centres) > 0) and centres[-1] < 12.3 + tagger.model.frame_hop * 0.02
+    # the third segment's tags are the mean of the frames centred in [4, 6)
+    inside = (centres >= 4.0) & (centres < 6.0)
+    expected = tagger.top(probs[inside].mean(axis=0), 3)
+    assert [label for label, _ in framewise.segments[2].tags] == [label for label, _ in expected]
+
+
+def test_framewise_blocks_give_the_frames_of_one_pass(tagger, long_file):
+    """Blocks of 4 s instead of 30 s change frames only near block edges (receptive field)."""
+    whole = tagger.tag_file(long_file, segment=2.0, framewise=True)
+    tagger.block_seconds = 4.0
+    try:
+        blocked = tagger.tag_file(long_file, segment=2.0, framewise=True)
+    finally:
+        tagger.block_seconds = 30.0
+    assert [s.start for s in whole.segments] == [s.start for s in blocked.segments]
+    agree = sum(a.tags[0][0] == b.tags[0][0] for a, b in zip(whole.segments, blocked.segments))
+    assert agree >= len(whole.segments) - 2
+
+
+def test_framewise_on_a_clip_shorter_than_one_output_frame(tagger, tmp_path, long_signal):
+    path = tmp_path / "tiny.wav"
+    sf.write(path, long_signal[:2000], SR)
+    tags = tagger.tag_file(path, framewise=True)
+    check_tags(tagger, tags.tags, 3)
+    assert tags.segments == []
+
+
+def test_framewise_cli(tiny_run, long_file, tmp_path):
+    from soundtag.cli.main import main
+
+    out = tmp_path / "tags.json"
+    assert main(["tag", str(tiny_run), str(long_file), "--framewise", "--segment", "3", "-o", str(out), "--quiet"]) == 0
+    (item,) = json.loads(out.read_text())["files"]
+    assert [s["start"] for s in item["segments"]] == [0, 3, 6, 9, 12]

@@ -226,3 +226,36 @@ def test_attention_pooling_takes_any_length(name, bins):
     lengths = (4000, 9000) if name == "cnn1d_raw" else (5, 40)
     for length in lengths:
         assert model(torch.randn(2, bins, length)).shape == (2, 3)
+
+
+# --- frame-wise outputs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pooling", ["meanmax", "attention"])
+@pytest.mark.parametrize("name", ["vgg_small", "cnn2d_mfcc", "cnn1d_raw"])
+def test_frame_logits_of_a_one_frame_clip_are_its_clip_logits(name, pooling):
+    torch.manual_seed(0)
+    raw = name == "cnn1d_raw"
+    model = build_model(ModelConfig(name=name, channels=[], fc_dim=None, pooling=pooling), 1 if raw else 40, 7).eval()
+    x = torch.randn(3, 1, model.frame_hop) if raw else torch.randn(3, 40, model.frame_hop)
+    with torch.no_grad():
+        frames = model.frame_logits(x)
+        assert frames.shape == (3, 1, 7)
+        torch.testing.assert_close(frames[:, 0], model(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["vgg_small", "cnn1d_raw"])
+def test_frame_logits_are_local_in_time(name):
+    """One output frame per frame_hop input frames; changing the end of a clip leaves its start alone."""
+    torch.manual_seed(0)
+    raw = name == "cnn1d_raw"
+    model = build_model(ModelConfig(name=name, channels=[], fc_dim=None), 1 if raw else 40, 5).eval()
+    hop = model.frame_hop
+    x = torch.randn(1, 1 if raw else 40, 12 * hop)
+    changed = x.clone()
+    changed[..., -2 * hop:] = torch.randn_like(changed[..., -2 * hop:])
+    with torch.no_grad():
+        a, b = model.frame_logits(x), model.frame_logits(changed)
+    assert a.shape == (1, 12, 5)
+    torch.testing.assert_close(a[:, :6], b[:, :6])
+    assert not torch.allclose(a[:, -1], b[:, -1])

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=int, metavar="K", help="labels per file and segment (default: 3)")
     parser.add_argument("--segment", type=float, metavar="SECONDS", help="segment length (default: training window)")
     parser.add_argument("--hop", type=float, metavar="SECONDS", help="segment hop (default: the segment length)")
+    parser.add_argument("--framewise", action="store_true", default=None,
+                        help="one pass of the model over long blocks; segment tags from its frame-wise outputs "
+                             "(default: the run's tag.framewise)")
     parser.add_argument("--checkpoint", default="best.pt", help="checkpoint in RUN_DIR (default: best.pt)")
     parser.add_argument("--shard", metavar="K/N", help="tag only shard K of N of the sorted file list and write "
                         "-o with .shard-K-of-N inserted (automatic under torchrun)")
@@ -86,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     results, failures = [], []
     hours = 0.0
     bar = tqdm(total=len(files), unit="file", desc="tagging", disable=args.quiet)
-    for tags in tagger.tag_files(files, args.segment, args.hop, args.top_k):
+    framewise = tagger.default_framewise if args.framewise is None else args.framewise
+    for tags in tagger.tag_files(files, args.segment, args.hop, args.top_k, framewise):
         bar.update()
         if isinstance(tags, AudioError):
             failures.append({"file": tags.path, "error": tags.problem})

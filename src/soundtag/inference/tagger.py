@@ -12,7 +12,7 @@ import torch
 
 from soundtag.audio import Segment, audio_info, stream_segments
 from soundtag.config import load_config
-from soundtag.data import LabelMap
+from soundtag.data import LabelMap, fit_width
 from soundtag.errors import AudioError, SoundtagError
 from soundtag.features import build_transform, extract_batch
 from soundtag.models import build_model
@@ -68,31 +68,43 @@ class SegmentTagger:
     default_top_k: int = 3
     batch_size: int = 32
     resample_quality: str = "HQ"
+    block_seconds: float = 30.0
+    default_framewise: bool = False
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
         """Class probabilities (n_segments, n_classes) of mono waveforms at :attr:`sample_rate`."""
         raise NotImplementedError
+
+    def frame_probabilities(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities of each output frame of one waveform, (frames, n_classes), and each
+        frame's centre in seconds; only taggers whose model has frame-wise outputs have them."""
+        raise SoundtagError("frame-wise tagging needs a run folder whose model has frame-wise outputs "
+                            "(an exported graph gives clip probabilities only)")
 
     def top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The ``k`` best labels of one probability vector."""
         return [(self.labels[int(i)], float(probs[i])) for i in top_k(probs[None, :], k)[0]]
 
     def tag_file(self, path: str | Path, segment: float | None = None, hop: float | None = None,
-                 k: int | None = None) -> FileTags:
+                 k: int | None = None, framewise: bool = False) -> FileTags:
         """Tag one file streamed in segments; the file's tags are the duration-weighted mean."""
-        (result,) = self.tag_files([path], segment, hop, k)
+        (result,) = self.tag_files([path], segment, hop, k, framewise)
         if isinstance(result, AudioError):
             raise result
         return result
 
     def tag_files(self, paths: Iterable[str | Path], segment: float | None = None, hop: float | None = None,
-                  k: int | None = None) -> Iterator[FileTags | AudioError]:
+                  k: int | None = None, framewise: bool = False) -> Iterator[FileTags | AudioError]:
         """Tags of each file in order (or the AudioError that stopped it), with segments of many
-        files batched together so short files still fill the model's batches.
+        files batched together so short files still fill the model's batches. ``framewise`` runs
+        the model once over long blocks and reads segment tags off its frame-wise outputs instead.
         """
         segment = segment or self.default_segment
         hop = hop or segment
         k = k or self.default_top_k
+        if framewise:
+            yield from (self._tag_framewise(path, segment, hop, k) for path in paths)
+            return
         pending: list[tuple[_FileState, Segment]] = []
         waiting: deque[_FileState] = deque()
 
@@ -120,6 +132,30 @@ class SegmentTagger:
             flush()
         while waiting:
             yield waiting.popleft().result(self, k)
+
+    def _tag_framewise(self, path: str | Path, segment: float, hop: float, k: int) -> FileTags | AudioError:
+        """One file's tags from frame-wise outputs over blocks of :attr:`block_seconds`: a segment's
+        probabilities are the mean of the frames centred in it, the file's the mean of all frames."""
+        probs, centres = [], []
+        try:
+            for block in stream_segments(path, self.sample_rate, self.block_seconds, self.block_seconds,
+                                         quality=self.resample_quality):
+                block_probs, block_centres = self.frame_probabilities(block.samples)
+                inside = block_centres < max(block.end - block.start, block_centres[0] + 1e-9)
+                probs.append(block_probs[inside])
+                centres.append(block.start + block_centres[inside])
+            duration = audio_info(path).duration
+        except AudioError as exc:
+            return exc
+        frames, times = np.concatenate(probs), np.concatenate(centres)
+        segments = []
+        for start in np.arange(0.0, max(duration - 1e-9, 1e-9), hop):
+            end = min(start + segment, duration)
+            chosen = (times >= start) & (times < end)
+            row = frames[chosen].mean(axis=0) if chosen.any() else frames[np.abs(times - (start + end) / 2).argmin()]
+            segments.append(SegmentTags(float(start), float(end), self.top(row, k)))
+        tags = self.top(frames.mean(axis=0), k)
+        return FileTags(str(path), duration, tags, segments if len(segments) > 1 else [])
 
 
 class _FileState:
@@ -178,6 +214,8 @@ class Tagger(SegmentTagger):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.width = window_frames(self.config)
         self.hop = max(1, self.width // 2)
+        self.block_seconds = self.config.tag.block_seconds
+        self.default_framewise = self.config.tag.framewise
 
     def probabilities(self, features: Iterable[np.ndarray]) -> np.ndarray:
         """Class probabilities of each clip's (bins, frames) features, windows averaged."""
@@ -186,6 +224,21 @@ class Tagger(SegmentTagger):
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
         return self.probabilities(extract_batch(self.transform, segments))
+
+    @torch.inference_mode()
+    def frame_probabilities(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not hasattr(self.model, "frame_logits"):
+            return super().frame_probabilities(signal)
+        features = extract_batch(self.transform, [signal])[0]
+        per_frame = self.model.frame_hop  # feature frames per output frame
+        if features.shape[-1] < per_frame:
+            features = fit_width(features, per_frame, 0, self.config.train.pad_mode)
+        batch = torch.from_numpy(features)[None].to(self.device)
+        probs = torch.softmax(self.model.frame_logits(batch).float(), dim=-1)[0].cpu().numpy()
+        # output frame j pools feature frames [j, j + 1) * per_frame; feature frame t sits at t * frame_hop
+        seconds = self.transform.frame_hop / self.sample_rate
+        centres = (np.arange(len(probs)) * per_frame + (per_frame - 1) / 2) * seconds
+        return probs, centres
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -35,13 +36,25 @@ class VGG2d(nn.Module):
         self.pool = time_pooling(pooling, previous)
         self.classifier = Classifier(previous, fc_dim, n_classes, dropout)
 
+    @property
+    def frame_hop(self) -> int:
+        """Input frames per output frame of :meth:`frame_logits` (each block halves the time axis)."""
+        return 2 ** len(self.features)
+
+    def frame_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Channel maps over time, (batch, channels, output frames), of (batch, bins, frames) input."""
+        return self.features(self.input_norm(x).unsqueeze(1)).mean(dim=2)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Clip embedding of (batch, bins, frames) input."""
-        x = self.features(self.input_norm(x).unsqueeze(1))
-        return self.pool(x.mean(dim=2))
+        return self.pool(self.frame_maps(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
+
+    def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits per output frame, (batch, output frames, n_classes): see :func:`frame_logits`."""
+        return frame_logits(self.frame_maps(x), self.pool, self.classifier)
 
 
 class CNN1d(nn.Module):
@@ -69,9 +82,28 @@ class CNN1d(nn.Module):
         self.pool = time_pooling(pooling, previous)
         self.classifier = Classifier(previous, fc_dim, n_classes, dropout)
 
+    @property
+    def frame_hop(self) -> int:
+        """Input samples per output frame of :meth:`frame_logits`."""
+        return math.prod(block[-1].kernel_size for block in self.features)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Clip embedding of (batch, 1, samples) input."""
         return self.pool(self.features(self.input_norm(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
+
+    def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits per output frame, (batch, output frames, n_classes): see :func:`frame_logits`."""
+        return frame_logits(self.features(self.input_norm(x)), self.pool, self.classifier)
+
+
+def frame_logits(maps: torch.Tensor, pool: nn.Module, classifier: nn.Module) -> torch.Tensor:
+    """The clip head applied to every output frame of (batch, channels, frames) maps as if that frame
+    were a whole clip: pooled alone (mean+max of one frame is twice it; attention over one frame is
+    the frame), then classified. A clip of one output frame gets exactly its clip logits.
+    """
+    batch, channels, frames = maps.shape
+    single = maps.permute(0, 2, 1).reshape(batch * frames, channels, 1)
+    return classifier(pool(single)).reshape(batch, frames, -1)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from soundtag.cli.main import main
+from soundtag.config import load_config
 from tests.helpers import REPO_ROOT
 from tests.training.tiny_run import single_thread_torch
 
@@ -94,3 +95,33 @@ def test_spread_compare_and_ensemble_commands(experiment_dir, capsys):
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["n_clips"] == 34 and len(metrics["runs"]) == 3
     assert main(["ensemble", *runs, "--min-score", "1.01", "--out", str(experiment_dir / "ens2"), "--quiet"]) == 2
+
+
+RECIPE = ["--set", "recipe.members=2", "--set", "recipe.cleaner=confident",
+          "--set", "recipe.overrides=[train.augment.mixup_alpha=0.3, train.unverified_weight=0.5, train.labels=all]"]
+
+
+@pytest.mark.e2e
+def test_second_recipe_trains_beside_the_reused_seed_stages(experiment_dir, capsys):
+    exp = experiment_dir / "exp"
+    before = (exp / "runs" / "promoted" / "metrics.csv").read_text()
+    with single_thread_torch():
+        code = main(["experiment", CONFIG, *TINY, *RECIPE, "--cache-dir", str(experiment_dir / "cache"),
+                     "--out", str(exp), "--quiet"])
+    assert code == 0
+    assert "recipe recipe: test MAP@3" in capsys.readouterr().out
+    assert (exp / "runs" / "promoted" / "metrics.csv").read_text() == before  # the seed's stages were reused
+    summary = json.loads((exp / "summary.json").read_text())
+    seed, recipe = summary["recipes"]["seed"], summary["recipes"]["recipe"]
+    assert recipe["members"] == 2 and len(recipe["runs"]) == 2
+    assert 0.0 < recipe["train_minutes"] and 0.0 < seed["train_minutes"]
+    assert {"recipe_1", "recipe_2", "recipe_ensemble"} <= set(summary["stages"])
+    first, second = (load_config(exp / "runs" / f"recipe-{i}" / "config.yaml") for i in (1, 2))
+    assert second.seed == first.seed + 1 and first.train.augment.mixup_alpha == 0.3
+    assert first.train.extra_labels.endswith("clean-confident/promoted.csv")
+    cleaners = {row["cleaner"]: row for row in summary["cleaners"]}
+    assert set(cleaners) == {"label spreading (music2)", "confident learning"}
+    for row in cleaners.values():
+        assert 0.0 <= row["promoted_precision"] <= 1.0 and 0.0 <= row["wrong_caught_pct"] <= 100.0
+    page = (exp / "report.html").read_text()
+    assert "Recipes side by side" in page and "confident cleaner, 2-member ensemble" in page

@@ -207,12 +207,19 @@ class TrainConfig:
 
 @dataclass
 class TagConfig:
-    """How files are tagged: segment length and hop in seconds (null: the training window), top-k."""
+    """How files are tagged: segment length and hop in seconds (null: the training window), top-k;
+    ``framewise`` reads segment tags off the model's frame-wise outputs over ``block_seconds`` blocks."""
 
     segment: float | None = None
     hop: float | None = None
     top_k: int = 3
     batch_size: int = 32
+    framewise: bool = False
+    block_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.block_seconds <= 0:
+            raise ConfigError("tag.block_seconds must be positive")
 
 
 @dataclass
@@ -294,6 +301,28 @@ class EnsembleConfig:
 
 
 @dataclass
+class RecipeConfig:
+    """A second recipe that ``soundtag experiment`` trains beside the seed's stages and reports side
+    by side: ``members`` models (seeds seed, seed+1, ...) on the labels the ``cleaner`` trusts, with
+    this config's settings changed by ``overrides`` (``--set`` syntax), combined by ``ensemble.method``.
+    """
+
+    members: int = 0
+    cleaner: str = "confident"
+    overrides: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.members < 0:
+            raise ConfigError("recipe.members must be 0 (no second recipe) or more")
+        if self.cleaner not in ("none", "spreading", "confident"):
+            raise ConfigError("recipe.cleaner must be none, spreading or confident")
+        for text in self.overrides:
+            keys, _ = parse_override(text)
+            if keys[0] == "recipe":
+                raise ConfigError(f"recipe.overrides: {text!r} may not change the recipe section itself")
+
+
+@dataclass
 class RunConfig:
     """Everything one soundtag run depends on."""
 
@@ -308,6 +337,7 @@ class RunConfig:
     spread: SpreadConfig = field(default_factory=SpreadConfig)
     selftrain: SelfTrainConfig = field(default_factory=SelfTrainConfig)
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, the form written to ``config.yaml``."""
@@ -514,3 +544,14 @@ def save_config(config: RunConfig, path: str | Path) -> None:
     """Write ``config`` as YAML at ``path`` atomically, in a form :func:`load_config` reads back."""
     text = yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)
     atomic_write_text(path, text)
+
+
+def recipe_member_config(config: RunConfig, member: int = 0) -> RunConfig:
+    """The config of member ``member`` of ``config``'s second recipe: ``recipe.overrides`` applied,
+    the seed advanced by ``member``, and no recipe section of its own.
+    """
+    data = config.to_dict()
+    data.pop("recipe")
+    data = apply_overrides(data, config.recipe.overrides)
+    data["seed"] = int(data["seed"]) + member
+    return config_from_dict(data, Path.cwd())

@@ -1,6 +1,7 @@
 """The seed's whole recipe as one reproducible experiment, and the stage functions it is made of:
 features -> autoencoder -> label spreading -> classifiers on (a) all labels, (b) verified only,
-(c) verified + promoted -> (d) self-training from (c) -> (e) an ensemble -> report.html.
+(c) verified + promoted -> (d) self-training from (c) -> (e) an ensemble -> report.html; and,
+with a ``recipe`` section, a second recipe (cleaner + an ensemble of members) reported beside it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from soundtag.config import RunConfig, save_config
+from soundtag.config import RecipeConfig, RunConfig, recipe_member_config, save_config
 from soundtag.data import Corpus, read_corpus
 from soundtag.ensemble import combine_probabilities, select_runs
 from soundtag.errors import SoundtagError
@@ -266,6 +267,8 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
         timings[name] = round(time.perf_counter() - start, 1)
         return value
 
+    recipe = config.recipe
+    config = replace(config, recipe=RecipeConfig())  # the seed's stages do not depend on the second recipe
     ae_dir = out_dir / "autoencoder"
     if config.spread.embedding == "latent":
         timed("autoencoder", autoencode, config, ae_dir, progress)
@@ -303,12 +306,75 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
                 config.ensemble.weights or None, out_dir / "ensemble")
     stages["ensemble"] = {key: ens[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
     filter_pictures(run_dirs["promoted"], out_dir / "filters")
+    seed_dirs = ([ae_dir] if config.spread.embedding == "latent" else []) + [run_dirs[n] for n in variants]
+    seed_dirs += sorted((out_dir / "runs" / "selftrain").glob("round-*"))
     summary = {"stages": stages, "seconds": timings, "spread_scheme": config.spread.groups,
                "spread_embedding": config.spread.embedding,
-               "spreading": _spreading_summary(compare, reference)}
-    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
+               "spreading": _spreading_summary(compare, reference),
+               "recipes": {"seed": _recipe_summary(stages["ensemble"], seed_dirs)}}
+    cleaner = None
+    if recipe.members:
+        member_dirs, cleaner = timed("recipe", train_recipe, replace(config, recipe=recipe), out_dir,
+                                     promoted_csv, ae_dir, progress)
+        member_scores = {name: score_run(path, progress=progress) for name, path in member_dirs.items()}
+        stages.update({name: _stage_summary(s) for name, s in member_scores.items()})
+        rens = ensemble(member_scores, config.ensemble.method, config.ensemble.min_score, None,
+                        out_dir / "recipe" / "ensemble")
+        stages["recipe_ensemble"] = {key: rens[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
+        summary["recipes"]["recipe"] = _recipe_summary(stages["recipe_ensemble"], list(member_dirs.values()))
+        summary["recipes"]["recipe"].update({"members": recipe.members, "cleaner": recipe.cleaner,
+                                             "overrides": recipe.overrides})
+        if cleaner is not None:
+            summary["cleaners"] = _cleaner_summary(compare, cleaner, config.spread.groups)
+        run_dirs.update(member_dirs)
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1, default=float) + "\n")
     write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference)
     return summary
+
+
+def train_recipe(config: RunConfig, out_dir: Path, spread_csv: Path, autoencoder_dir: Path, progress: bool = True
+                 ) -> tuple[dict[str, Path], pd.DataFrame | None]:
+    """Clean the labels with ``recipe.cleaner``, then train the recipe's members on them: their run
+    folders, and the confident cleaner's table (None for the other cleaners).
+    """
+    member = recipe_member_config(config)
+    trusted, table = None, None
+    if config.recipe.cleaner == "confident":
+        clean_dir = out_dir / "recipe" / "clean-confident"
+        cleaning = replace(member, spread=replace(member.spread, method="confident"))
+        embeddings = spreading_embeddings(cleaning, autoencoder_dir, progress)
+        table = spread(cleaning, embeddings, "all", clean_dir, pictures=False)
+        trusted = clean_dir / "promoted.csv"
+    elif config.recipe.cleaner == "spreading":
+        trusted = spread_csv
+    run_dirs = {}
+    for index in range(config.recipe.members):
+        member = recipe_member_config(config, index)
+        if trusted is not None:
+            member = replace(member, train=replace(member.train, extra_labels=str(trusted)))
+        run_dirs[f"recipe_{index + 1}"] = run_dir = out_dir / "runs" / f"recipe-{index + 1}"
+        start_run(member, run_dir, progress)
+        plot_training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
+    return run_dirs, table
+
+
+def training_minutes(run_dir: Path) -> float:
+    """Minutes of training a run folder records (the sum of its epochs' wall-clock seconds)."""
+    return float(pd.read_csv(run_dir / "metrics.csv")["seconds"].sum()) / 60
+
+
+def _recipe_summary(final: dict, run_dirs: list[Path]) -> dict:
+    return {"map3": final["map3"], "accuracy": final["accuracy"],
+            "train_minutes": round(sum(training_minutes(d) for d in run_dirs), 2),
+            "runs": [str(d) for d in run_dirs]}
+
+
+def _cleaner_summary(compare: pd.DataFrame, confident: pd.DataFrame, scheme: str) -> list[dict]:
+    """The spreading scheme's total row and the confident cleaner's, in the same columns."""
+    columns = [c for c in ("promoted", "promoted_pct", "promoted_precision", "wrong_caught_pct") if c in confident]
+    spreading_row = compare.set_index("scheme").loc[scheme]
+    return [{"cleaner": f"label spreading ({scheme})", **{c: spreading_row[c] for c in columns}},
+            {"cleaner": "confident learning", **{c: confident.iloc[-1][c] for c in columns}}]
 
 
 def _spreading_summary(compare: pd.DataFrame, reference: pd.DataFrame | None) -> dict:
@@ -353,7 +419,7 @@ def write_experiment_report(out_dir: Path, summary: dict, compare: pd.DataFrame,
     advancement["gain vs all labels"] = advancement["test MAP@3"] - float(stages["test MAP@3"].iloc[0])
     scheme = summary["spread_scheme"]
     group_table = pd.read_csv(out_dir / f"spread-{scheme}" / "groups.csv")
-    sections = [
+    sections = _recipe_sections(out_dir, summary) + [
         Section("Method comparison and performance advancement",
                 [f"Test split of the corpus; label spreading over {summary['spread_embedding']} embeddings, "
                  f"scheme '{scheme}'. Seconds are wall-clock time of each stage."],
@@ -377,3 +443,27 @@ def write_experiment_report(out_dir: Path, summary: dict, compare: pd.DataFrame,
                                                 ("activations", out_dir / "filters" / "activations.png")]),
     ]
     write_report(out_dir / "report.html", "soundtag experiment", sections)
+
+
+def _recipe_sections(out_dir: Path, summary: dict) -> list[Section]:
+    """With a second recipe: both recipes' final test scores and training minutes, and the two label
+    cleaners' figures, side by side at the top of the report."""
+    recipes = summary["recipes"]
+    if "recipe" not in recipes:
+        return []
+    recipe = recipes["recipe"]
+    table = pd.DataFrame([
+        {"recipe": "seed: spreading, all/verified/promoted, self-training, ensemble", "test MAP@3": recipes["seed"]["map3"],
+         "test accuracy": recipes["seed"]["accuracy"], "training minutes": recipes["seed"]["train_minutes"]},
+        {"recipe": f"recipe: {recipe['cleaner']} cleaner, {recipe['members']}-member ensemble",
+         "test MAP@3": recipe["map3"], "test accuracy": recipe["accuracy"], "training minutes": recipe["train_minutes"]},
+    ])
+    notes = [f"The second recipe's members change the config by: {', '.join(recipe['overrides']) or 'nothing'}. "
+             "Training minutes add up the epochs' wall-clock seconds of every model each recipe trains "
+             "(the seed's autoencoder included)."]
+    tables = [("recipes", table)]
+    if "cleaners" in summary:
+        tables.append(("label cleaners (unverified clips; precision and wrong labels caught need train_truth.csv)",
+                       pd.DataFrame(summary["cleaners"])))
+    return [Section("Recipes side by side", notes, tables,
+                    [("recipe ensemble confusion (test)", out_dir / "recipe" / "ensemble" / "confusion.png")])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -10,22 +11,23 @@ from pathlib import Path
 
 
 def machine_line() -> str:
-    """CPU model, cores and memory of this machine."""
-    model = platform.processor() or "unknown CPU"
+    """CPU model and vector extensions, cores this process may use, memory and kernel."""
+    model, isa = platform.processor() or "unknown CPU", "?"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+        flags = next(line for line in cpuinfo if line.startswith("flags")).split()
+        isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags)
+    except (OSError, StopIteration):
         pass
     memory = ""
     try:
         kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 2**20:.0f} GiB RAM"
+        memory = f", {kib / 2**20:.1f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{model}, {os.cpu_count()} cores{memory}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model} ({isa}), {cores} cores{memory}, {platform.system()} {platform.release()}"
 
 
 def library_versions() -> str:
@@ -53,3 +55,15 @@ def append_section(path: Path, text: str) -> None:
         path.write_text("# Benchmark results\n\nEach section is appended by a script in benchmarks/.\n")
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def experiment_parser(description: str, config: Path, out: str) -> argparse.ArgumentParser:
+    """Arguments of a benchmark that runs ``soundtag experiment``: config, output and cache folders,
+    ``--set`` overrides and the results file to append to."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", default=str(config))
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--cache-dir", default="/tmp/soundtag-bench/cache")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--append", metavar="RESULTS_MD")
+    return parser

@@ -58,7 +58,12 @@ TARGET_WHOLE_RATIO = 2.0
 DISTURBED = 0.25  # cores kept busy by other processes above which a measurement is flagged
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `python benchmarks/features.py` (and its part-A children) as well as `-m`
+    sys.path.insert(0, str(REPO))
 DEFAULT_SOURCE = (REPO / ".." / "shared" / "datasets" / "fsd-mini").resolve()
+
+
+from benchmarks.common import machine_line  # noqa: E402  (needs REPO on sys.path)
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -375,22 +380,6 @@ def cpu_check() -> float:
 
 
 
-def machine() -> str:
-    import psutil
-
-    model = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{model}, {cores} cores available ({psutil.cpu_count(logical=False)} physical), "
-            f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, {platform.system()} {platform.release()}")
-
-
 def versions() -> str:
     import librosa
     import numpy
@@ -553,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         f"## Log-mel features: soundtag against librosa (benchmarks/features.py) — {started:%Y-%m-%d %H:%M} UTC",
         "",
         f"- Command: `{command}` (ran {total:.0f} s)",
-        f"- Machine: {machine()}",
+        f"- Machine: {machine_line()}",
         f"- Versions: {versions()}",
         "",
     ]

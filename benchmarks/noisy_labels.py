@@ -10,14 +10,13 @@ single model; promoted-label precision >= 0.95 while promoting >= 30 % of the un
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import append_section, section_header
+from benchmarks.common import append_section, experiment_parser, section_header
 from soundtag.config import load_config
 from soundtag.experiment import run_experiment
 
@@ -59,12 +58,7 @@ def targets(summary: dict, spreading: pd.DataFrame, embedding: str, scheme: str)
 
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(root / "configs" / "experiment-fsd-mini.yaml"))
-    parser.add_argument("--out", default="/tmp/soundtag-bench/noisy-labels")
-    parser.add_argument("--cache-dir", default="/tmp/soundtag-bench/cache")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--append", metavar="RESULTS_MD")
+    parser = experiment_parser(__doc__.splitlines()[0], root / "configs" / "experiment-fsd-mini.yaml", "/tmp/soundtag-bench/noisy-labels")
     args = parser.parse_args()
     config = load_config(args.config, [f"data.cache_dir={args.cache_dir}", *args.overrides])
     start = time.perf_counter()

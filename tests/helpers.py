@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +53,28 @@ def write_corrupt_audio(path: Path) -> Path:
     """A file named like audio holding a broken RIFF header followed by junk."""
     path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(range(256)) * 4)
     return path
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run of the CLI returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("soundtag: error:")]
+
+
+def assert_user_error(result: Result, *fragments: str, only_line: bool = False) -> None:
+    """Exit 2, one ``soundtag: error:`` line naming every fragment, no traceback; with ``only_line``
+    nothing else on stderr."""
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert len(result.error_lines) == 1, result.stderr
+    if only_line:
+        assert result.stderr.strip() == result.error_lines[0]
+    for fragment in fragments:
+        assert fragment in result.error_lines[0], result.error_lines[0]

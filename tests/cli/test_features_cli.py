@@ -11,27 +11,15 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import soundtag
-from tests.helpers import read_rows, write_corrupt_audio, write_nan_wav, write_rows
+from tests.helpers import Result, assert_user_error, read_rows, write_corrupt_audio, write_nan_wav, write_rows
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("soundtag: error:")]
 
 
 def cli_env(cache_home: Path) -> dict[str, str]:
@@ -51,15 +39,6 @@ def run_cli(args: list[str], cwd: Path, cache_home: Path) -> Result:
         timeout=300,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def assert_user_error(result: Result, *fragments: str) -> None:
-    """Exit 2, one ``soundtag: error:`` line mentioning every fragment, no traceback."""
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr + result.stdout, result.stderr
-    assert len(result.error_lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in result.error_lines[0], result.error_lines[0]
 
 
 def npy_files(root: Path) -> list[Path]:

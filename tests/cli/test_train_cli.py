@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ import soundfile as sf
 from soundtag.audio import load_audio
 from soundtag.cli.main import main
 from soundtag.training import load_checkpoint
-from tests.helpers import DEMO, read_rows, write_corrupt_audio
+from tests.helpers import DEMO, Result, assert_user_error, read_rows, write_corrupt_audio
 from tests.training.tiny_run import (
     DEMO_CONFIG,
     EPOCHS,
@@ -44,27 +43,6 @@ pytestmark = pytest.mark.e2e
 
 DEMO_FILE = DEMO / "audio_test" / "01423593.flac"
 TIMEOUT = 300
-
-
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("soundtag: error:")]
-
-
-def assert_user_error(result: Result, *fragments: str) -> None:
-    """Exit 2 with exactly one ``soundtag: error:`` line (naming ``fragments``) and no traceback."""
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr, result.stderr
-    assert len(result.error_lines) == 1, result.stderr
-    assert result.stderr.strip() == result.error_lines[0]
-    for fragment in fragments:
-        assert fragment in result.error_lines[0]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -204,7 +182,7 @@ def test_another_config_on_a_run_folder_is_refused(cli_run, workspace, train_arg
     copy = workspace / "taken"
     shutil.copytree(run_dir, copy)
     result = in_process(capsys, [*train_args, "--set", "train.lr=0.01", "--out", copy])
-    assert_user_error(result, "already holds a run of another config", "--resume")
+    assert_user_error(result, "already holds a run of another config", "--resume", only_line=True)
     assert (copy / "config.yaml").read_text() == (run_dir / "config.yaml").read_text()
 
 
@@ -354,7 +332,7 @@ def test_tag_with_only_bad_files_fails(cli_run, tag_inputs, capsys):
 
 
 def test_resume_of_a_folder_without_a_run_in_a_real_process(pipeline, workspace):
-    assert_user_error(pipeline["resume-empty"], str(workspace / "empty"))
+    assert_user_error(pipeline["resume-empty"], str(workspace / "empty"), only_line=True)
 
 
 @pytest.mark.parametrize(
@@ -380,5 +358,5 @@ def test_user_errors(cli_run, tmp_path, capsys, args, fragments):
     run_dir, _ = cli_run
     values = {"missing": tmp_path / "no-run-here", "tmp": tmp_path, "run": run_dir}
     result = in_process(capsys, [a.format(**values) for a in args])
-    assert_user_error(result, *fragments)
+    assert_user_error(result, *fragments, only_line=True)
     assert not (tmp_path / "x").exists()

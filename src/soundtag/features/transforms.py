@@ -54,13 +54,30 @@ class FeatureTransform(nn.Module):
         return self.finish(self.frames(waveforms))
 
 
-class Spectrogram(FeatureTransform):
-    """The seed's STFT feature: dB re the clip max, clipped, over -top_db, resized to ``n_frames``."""
+class StftTransform(FeatureTransform):
+    """Features built on centred STFT frames of ``config.n_fft`` samples every ``config.hop_length``."""
 
-    def __init__(self, config: SpectrogramConfig, sample_rate: int) -> None:
+    def __init__(self, config: SpectrogramConfig | LogMelConfig, sample_rate: int) -> None:
         super().__init__(sample_rate)
         self.config = config
         self.register_buffer("window", torch.hann_window(config.win_length or config.n_fft), persistent=False)
+
+    def num_frames(self, num_samples: int) -> int:
+        return int(Fn.num_frames(num_samples, self.config.hop_length))
+
+    @property
+    def frame_hop(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def frame_context(self) -> int:
+        return self.config.n_fft // 2
+
+
+class Spectrogram(StftTransform):
+    """The seed's STFT feature: dB re the clip max, clipped, over -top_db, resized to ``n_frames``."""
+
+    config: SpectrogramConfig
 
     def frames(self, waveforms: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -70,35 +87,24 @@ class Spectrogram(FeatureTransform):
         scaled = Fn.scale_db_to_unit(frames, self.config.top_db)
         return scaled if self.config.n_frames is None else Fn.resize_time(scaled, self.config.n_frames)
 
-    def num_frames(self, num_samples: int) -> int:
-        return int(Fn.num_frames(num_samples, self.config.hop_length))
-
     @property
     def num_bins(self) -> int:
         return self.config.n_fft // 2 + 1
 
-    @property
-    def frame_hop(self) -> int:
-        return self.config.hop_length
 
-    @property
-    def frame_context(self) -> int:
-        return self.config.n_fft // 2
-
-
-class LogMel(FeatureTransform):
+class LogMel(StftTransform):
     """Log-mel power spectrogram in dB with a floor (``amin``) and an optional ``top_db``."""
 
+    config: LogMelConfig
+
     def __init__(self, config: LogMelConfig, sample_rate: int) -> None:
-        super().__init__(sample_rate)
-        self.config = config
+        super().__init__(config, sample_rate)
         nyquist = sample_rate / 2
         if config.fmin >= nyquist or (config.fmax is not None and config.fmax > nyquist):
             raise ConfigError(f"features: fmin {config.fmin} and fmax {config.fmax} must lie below half the "
                               f"sample rate ({nyquist:g} Hz)")
         fb = Fn.mel_filterbank(sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
         self.register_buffer("filterbank", fb.float(), persistent=False)
-        self.register_buffer("window", torch.hann_window(config.win_length or config.n_fft), persistent=False)
 
     def frames(self, waveforms: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -107,20 +113,9 @@ class LogMel(FeatureTransform):
     def finish(self, frames: torch.Tensor) -> torch.Tensor:
         return Fn.power_to_db(frames, self.config.amin, self.config.top_db)
 
-    def num_frames(self, num_samples: int) -> int:
-        return int(Fn.num_frames(num_samples, self.config.hop_length))
-
     @property
     def num_bins(self) -> int:
         return self.config.n_mels
-
-    @property
-    def frame_hop(self) -> int:
-        return self.config.hop_length
-
-    @property
-    def frame_context(self) -> int:
-        return self.config.n_fft // 2
 
 
 class MFCC(LogMel):

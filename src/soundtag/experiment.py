@@ -463,7 +463,9 @@ def _recipe_sections(out_dir: Path, summary: dict) -> list[Section]:
              "(the seed's autoencoder included)."]
     tables = [("recipes", table)]
     if "cleaners" in summary:
-        tables.append(("label cleaners (unverified clips; precision and wrong labels caught need train_truth.csv)",
-                       pd.DataFrame(summary["cleaners"])))
+        cleaners = pd.DataFrame(summary["cleaners"]).rename(columns={
+            "promoted_pct": "promoted % of unverified", "promoted_precision": "precision",
+            "wrong_caught_pct": "wrong labels caught % (recall)"})
+        tables.append(("label cleaners (unverified clips; precision and recall need train_truth.csv)", cleaners))
     return [Section("Recipes side by side", notes, tables,
                     [("recipe ensemble confusion (test)", out_dir / "recipe" / "ensemble" / "confusion.png")])]

@@ -91,7 +91,7 @@ def ablation(config: Path, corpus: Path, cache_dir: str, work: Path) -> pd.DataF
         run_dir = work / name.replace(" ", "-").replace("(", "").replace(")", "")
         set_args = [a for s in sets for a in ("--set", s)]
         timed(soundtag_cmd("train", str(config), "--corpus", str(corpus), "--cache-dir", cache_dir,
-                                   "--out", str(run_dir), "--quiet", *set_args))
+                           "--out", str(run_dir), "--quiet", *set_args))
         test = run_json(soundtag_cmd("evaluate", str(run_dir), "--cache-dir", cache_dir, "--json", "--quiet"))
         metrics = pd.read_csv(run_dir / "metrics.csv")
         rows.append({"variant": name, "overrides": " ".join(sets) or "-", "epochs": len(metrics),

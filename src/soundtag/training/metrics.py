@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix
 
 
 def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:
@@ -36,6 +35,8 @@ def accuracy(probabilities: np.ndarray, targets: np.ndarray) -> float:
 
 def per_class_average_precision(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Average precision of each class (NaN for a class with no positive clip)."""
+    from sklearn.metrics import average_precision_score  # imported here: scikit-learn adds 2 s to every CLI start
+
     result = np.full(probabilities.shape[1], np.nan)
     for c in range(probabilities.shape[1]):
         positives = np.asarray(targets) == c
@@ -46,5 +47,7 @@ def per_class_average_precision(probabilities: np.ndarray, targets: np.ndarray) 
 
 def confusion(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Counts of (true class, predicted class)."""
+    from sklearn.metrics import confusion_matrix
+
     n = probabilities.shape[1]
     return confusion_matrix(targets, probabilities.argmax(axis=1), labels=np.arange(n))

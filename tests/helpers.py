@@ -78,3 +78,18 @@ def assert_user_error(result: Result, *fragments: str, only_line: bool = False) 
         assert result.stderr.strip() == result.error_lines[0]
     for fragment in fragments:
         assert fragment in result.error_lines[0], result.error_lines[0]
+
+
+def documented_shape(config, n: int) -> tuple[int, int]:
+    """(bins, frames) of ``n`` samples' features as the configs document them: centred frames,
+    1 + n // hop of them."""
+    from soundtag.config import MfccConfig, RawConfig, SpectrogramConfig
+
+    if isinstance(config, RawConfig):
+        return (1, n)
+    frames = 1 + n // config.hop_length
+    if isinstance(config, SpectrogramConfig):
+        return (config.n_fft // 2 + 1, config.n_frames or frames)
+    if isinstance(config, MfccConfig):
+        return (config.n_mfcc * (1 + config.deltas), frames)
+    return (config.n_mels, frames)

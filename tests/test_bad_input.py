@@ -43,7 +43,7 @@ from soundtag.data import FeatureCache, read_corpus
 from soundtag.errors import AudioError, ConfigError, CorpusError
 from soundtag.features import build_transform, extract_batch
 from soundtag.training import start_run
-from tests.helpers import DEMO, sine, write_nan_wav, write_rows
+from tests.helpers import DEMO, documented_shape, sine, write_nan_wav, write_rows
 from tests.training.tiny_run import shared_cache_dir, single_thread_torch, subprocess_env, tiny_config
 
 SR = 16000
@@ -629,16 +629,6 @@ def waveforms(draw, rate: int):
     return (draw(st.sampled_from([1.0, 1e-6])) * signal).astype(np.float32)
 
 
-def documented_shape(config, n: int) -> tuple[int, int]:
-    """(bins, frames) as the configs document them: centred frames, 1 + n // hop of them."""
-    if isinstance(config, RawConfig):
-        return (1, n)
-    frames = 1 + n // config.hop_length
-    if isinstance(config, SpectrogramConfig):
-        return (config.n_fft // 2 + 1, config.n_frames or frames)
-    if isinstance(config, MfccConfig):
-        return (config.n_mfcc * (1 + config.deltas), frames)
-    return (config.n_mels, frames)
 
 
 @given(data=st.data())

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig
 from soundtag.features import MFCC, FeatureTransform, LogMel, Raw, Spectrogram, build_transform, extract_batch
 from soundtag.features.transforms import pack_offsets
+from tests.helpers import documented_shape
 
 SR = 32000
 
@@ -242,15 +243,6 @@ def signals(draw) -> np.ndarray:
     return (level * signal).astype(np.float32)
 
 
-def documented_shape(config: FeatureConfig, n: int) -> tuple[int, int]:
-    if isinstance(config, RawConfig):
-        return (1, n)
-    frames = 1 + n // config.hop_length
-    if isinstance(config, SpectrogramConfig):
-        return (config.n_fft // 2 + 1, config.n_frames or frames)
-    if isinstance(config, MfccConfig):
-        return (config.n_mfcc * (1 + config.deltas), frames)
-    return (config.n_mels, frames)
 
 
 TRANSFORMS = {name: build_transform(config, SR) for name, config in CONFIGS.items()}

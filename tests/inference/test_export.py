@@ -53,3 +53,31 @@ def test_not_an_export_is_refused(tmp_path):
     bogus.write_bytes(b"not a model")
     with pytest.raises(SoundtagError, match="not a soundtag ONNX export"):
         ExportedTagger(bogus)
+
+
+def test_onnx_export_of_a_deeper_model_at_a_longer_hop(tiny_run, tmp_path, segments):
+    """fsd-mini.yaml's shape: 4 conv blocks at a hop of 640 samples. The graph's shortest input is one
+    training window, which covers the frames the model's pooling needs (a fixed 4096-sample floor did not)."""
+    import shutil
+
+    import yaml
+
+    from soundtag.config import load_config
+    from soundtag.models import build_model
+    from soundtag.training.checkpoint import save_checkpoint
+
+    run = tmp_path / "hop640"
+    shutil.copytree(tiny_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["features"]["hop_length"] = 640
+    config["model"]["channels"] = [8, 8, 8, 8]
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    loaded = load_config(run / "config.yaml")
+    torch.manual_seed(0)
+    model = build_model(loaded.model, loaded.features.n_mels, len(Tagger(tiny_run).labels))
+    save_checkpoint(run / "best.pt", {"model": model.state_dict(), "score": 0.0})
+    with single_thread_torch():
+        exported = ExportedTagger(export_run(run, "onnx", tmp_path / "hop640.onnx"))
+        tagger = Tagger(run)
+        for batch in ([segments[0], segments[1]], [segments[2]]):
+            assert np.abs(exported.run(np.stack(batch)) - reference(tagger, batch)).max() < 1e-4

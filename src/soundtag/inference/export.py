@@ -41,7 +41,8 @@ def export_metadata(tagger: Tagger) -> dict:
 
 
 def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str = "best.pt") -> Path:
-    """Write ``path`` (atomically): the run's front-end and model taking waveforms of any length."""
+    """Write ``path`` (atomically): the run's front-end and model taking waveforms of any length from
+    one training window up (ONNX; TorchScript takes any length)."""
     if fmt not in FORMATS:
         raise SoundtagError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
     tagger = Tagger(run_dir, checkpoint=checkpoint, device="cpu")
@@ -66,7 +67,10 @@ def _require(module: str) -> None:
 def _onnx_bytes(module: nn.Module, example: torch.Tensor, metadata: str) -> bytes:
     _require("onnxscript")
 
-    dims = {"waveforms": {0: torch.export.Dim("batch", max=4096), 1: torch.export.Dim("samples", min=4096)}}
+    # Waveforms of at least the example's length (one training window: ExportedTagger repeats shorter
+    # segments up to it): a fixed small floor breaks models whose pooling needs more frames than it gives.
+    samples = torch.export.Dim("samples", min=example.shape[1])
+    dims = {"waveforms": {0: torch.export.Dim("batch", max=4096), 1: samples}}
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -304,7 +304,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
     stages = {name: _stage_summary(s) for name, s in scores.items()}
     ens = timed("ensemble", ensemble, scores, config.ensemble.method, config.ensemble.min_score,
                 config.ensemble.weights or None, out_dir / "ensemble")
-    stages["ensemble"] = {key: ens[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
+    stages["ensemble"] = _ensemble_summary(ens)
     filter_pictures(run_dirs["promoted"], out_dir / "filters")
     seed_dirs = ([ae_dir] if config.spread.embedding == "latent" else []) + [run_dirs[n] for n in variants]
     seed_dirs += sorted((out_dir / "runs" / "selftrain").glob("round-*"))
@@ -320,7 +320,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
         stages.update({name: _stage_summary(s) for name, s in member_scores.items()})
         rens = ensemble(member_scores, config.ensemble.method, config.ensemble.min_score, None,
                         out_dir / "recipe" / "ensemble")
-        stages["recipe_ensemble"] = {key: rens[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
+        stages["recipe_ensemble"] = _ensemble_summary(rens)
         summary["recipes"]["recipe"] = _recipe_summary(stages["recipe_ensemble"], list(member_dirs.values()))
         summary["recipes"]["recipe"].update({"members": recipe.members, "cleaner": recipe.cleaner,
                                              "overrides": recipe.overrides})
@@ -401,6 +401,10 @@ def latent_verdict(compare: pd.DataFrame, reference: pd.DataFrame) -> str:
     return ("Autoencoder latents do NOT match the MFCC-statistics reference on "
             f"{', '.join(s for s in ours.index if s not in better)} (precision or share promoted is lower); "
             "set spread.embedding: mfcc_stats to spread over per-clip MFCC statistics instead.")
+
+
+def _ensemble_summary(metrics: dict) -> dict:
+    return {key: metrics[key] for key in ("map3", "accuracy", "n_clips", "runs", "method")}
 
 
 def _stage_summary(scores: RunScores) -> dict:

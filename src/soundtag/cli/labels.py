@@ -136,7 +136,8 @@ def run_experiment(args: argparse.Namespace) -> int:
     summary = experiment(recipe_config(args), args.out, progress=not args.quiet)
     for name, stage in summary["stages"].items():
         print(f"{name:>10}: test MAP@3 {stage['map3']:.4f}, accuracy {stage['accuracy']:.4f}")
-    for name, recipe in summary["recipes"].items() if "recipe" in summary["recipes"] else ():
-        print(f"recipe {name}: test MAP@3 {recipe['map3']:.4f} in {recipe['train_minutes']:.1f} training minutes")
+    if "recipe" in summary["recipes"]:
+        for name, recipe in summary["recipes"].items():
+            print(f"recipe {name}: test MAP@3 {recipe['map3']:.4f} in {recipe['train_minutes']:.1f} training minutes")
     print(f"report: {Path(args.out) / 'report.html'}")
     return 0

@@ -227,8 +227,6 @@ class Tagger(SegmentTagger):
 
     @torch.inference_mode()
     def frame_probabilities(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(self.model, "frame_logits"):
-            return super().frame_probabilities(signal)
         features = extract_batch(self.transform, [signal])[0]
         per_frame = self.model.frame_hop  # feature frames per output frame
         if features.shape[-1] < per_frame:

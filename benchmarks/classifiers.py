@@ -236,7 +236,7 @@ def tag_child(run_dir: str, files: list[str], variant: str, corpus: str, cache_d
     from soundtag.data import read_corpus
     from soundtag.inference import Tagger, evaluate_clips
 
-    tagger = Tagger(run_dir)
+    tagger = Tagger.from_run(run_dir)
     framewise = variant == "framewise"
     fmt = torch.contiguous_format if variant in ("contiguous", "bf16") else torch.channels_last
     tagger.model = tagger.model.to(memory_format=fmt)

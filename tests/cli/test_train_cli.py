@@ -136,7 +136,8 @@ def test_train_writes_a_complete_run_folder(cli_run):
     assert re.fullmatch(rf"best val MAP@3 \d\.\d{{4}} at epoch \d of {EPOCHS}; run: {re.escape(str(run_dir))}\n",
                         result.stdout), result.stdout
     names = {p.name for p in run_dir.iterdir()}
-    assert names >= {"config.yaml", "label_map.json", "metrics.csv", "best.pt", "last.pt", "train.log", "curves.png"}
+    assert names >= {"config.yaml", "manifest.json", "label_map.json", "metrics.csv", "best.pt", "last.pt", "train.log",
+                     "curves.png"}
     assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pd.read_csv(run_dir / "metrics.csv")["epoch"].tolist() == list(range(1, EPOCHS + 1))
     assert load_checkpoint(run_dir / "last.pt")["epoch"] == EPOCHS
@@ -213,6 +214,30 @@ def test_a_run_killed_after_epoch_one_resumes_to_the_same_result(cli_run, worksp
     assert f"resumed after epoch {done}" in (killed / "train.log").read_text()
     assert (killed / "curves.png").is_file()
     assert_same_run(run_dir, killed)
+
+
+def test_a_finished_run_extended_with_more_epochs_ends_as_a_longer_run(cli_run, workspace, train_args, capsys):
+    run_dir, _ = cli_run
+    extended = workspace / "extended"
+    shutil.copytree(run_dir, extended)
+    result = in_process(capsys, ["train", "--resume", extended, "--set", f"train.epochs={EPOCHS + 1}", "--quiet"])
+    assert result.returncode == 0, result.stderr
+    longer = workspace / "longer"
+    result = in_process(capsys, [*train_args, "--set", f"train.epochs={EPOCHS + 1}", "--out", longer])
+    assert result.returncode == 0, result.stderr
+    assert_same_run(longer, extended)
+    assert (extended / "config.yaml").read_text() == (longer / "config.yaml").read_text()
+
+
+def test_a_folder_holding_other_files_is_refused_and_left_alone(workspace, train_args, capsys):
+    foreign = workspace / "foreign"
+    foreign.mkdir()
+    (foreign / "metrics.csv").write_text("mine\n")
+    (foreign / "config.yaml").write_text("title: my notes\n")
+    result = in_process(capsys, [*train_args, "--out", foreign])
+    assert_user_error(result, str(foreign), "not a soundtag run", only_line=True)
+    assert sorted(p.name for p in foreign.iterdir()) == ["config.yaml", "metrics.csv"]
+    assert (foreign / "metrics.csv").read_text() == "mine\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,9 +369,10 @@ def test_resume_of_a_folder_without_a_run_in_a_real_process(pipeline, workspace)
         (["tag", "{missing}", str(DEMO_FILE)], ["not a run folder"]),
         (["tag", "{run}", "{tmp}/no-such.wav"], ["no such file or folder"]),
         (["tag", "{run}", str(DEMO_FILE), "--top-k", "0"], ["--top-k"]),
-        (["train", "--resume", "{tmp}"], ["config file not found"]),
-        (["train", "--resume", "{missing}"], ["config file not found"]),
-        (["train", "--resume", "{run}", "--out", "{tmp}/x"], ["--resume takes only the run folder"]),
+        (["train", "--resume", "{tmp}"], ["not a run folder"]),
+        (["train", "--resume", "{missing}"], ["not a run folder (no such folder)"]),
+        (["train", "--resume", "{run}", "--out", "{tmp}/x"], ["--resume takes the run folder and --set only"]),
+        (["train", "--resume", "{run}", "--set", "model.fc_dim=64"], ["model.fc_dim", "would change the model"]),
         (["train"], ["CONFIG"]),
         (["train", str(DEMO_CONFIG), "--set", "train.nope=1", "--out", "{tmp}/x"], ["train.nope"]),
         (["train", str(DEMO_CONFIG), "--set", "modle.name=x", "--out", "{tmp}/x"], ["modle"]),

@@ -32,7 +32,7 @@ def test_exported_graph_matches_pytorch(tiny_run, tmp_path, segments, fmt, suffi
     with single_thread_torch():
         path = export_run(tiny_run, fmt, tmp_path / f"model{suffix}")
         exported = ExportedTagger(path)
-        tagger = Tagger(tiny_run)
+        tagger = Tagger.from_run(tiny_run)
         for batch in ([segments[0], segments[1]], [segments[2]]):
             ours = np.concatenate([exported.run(np.stack(batch))])
             assert np.abs(ours - reference(tagger, batch)).max() < 1e-4
@@ -64,6 +64,7 @@ def test_onnx_export_of_a_deeper_model_at_a_longer_hop(tiny_run, tmp_path, segme
 
     from soundtag.config import load_config
     from soundtag.models import build_model
+    from soundtag.runs import RunFolder
     from soundtag.training.checkpoint import save_checkpoint
 
     run = tmp_path / "hop640"
@@ -73,11 +74,12 @@ def test_onnx_export_of_a_deeper_model_at_a_longer_hop(tiny_run, tmp_path, segme
     config["model"]["channels"] = [8, 8, 8, 8]
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     loaded = load_config(run / "config.yaml")
+    RunFolder(run).write_config(loaded)  # the run soundtag would have written for this config
     torch.manual_seed(0)
-    model = build_model(loaded.model, loaded.features.n_mels, len(Tagger(tiny_run).labels))
+    model = build_model(loaded.model, loaded.features.n_mels, len(Tagger.from_run(tiny_run).labels))
     save_checkpoint(run / "best.pt", {"model": model.state_dict(), "score": 0.0})
     with single_thread_torch():
         exported = ExportedTagger(export_run(run, "onnx", tmp_path / "hop640.onnx"))
-        tagger = Tagger(run)
+        tagger = Tagger.from_run(run)
         for batch in ([segments[0], segments[1]], [segments[2]]):
             assert np.abs(exported.run(np.stack(batch)) - reference(tagger, batch)).max() < 1e-4

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
         tagger = ExportedTagger(args.run_dir)
     else:
-        tagger = Tagger(args.run_dir, checkpoint=args.checkpoint)
+        tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint)
     files = find_audio_files(args.paths)
     shard = shard_of(args)
     if shard:

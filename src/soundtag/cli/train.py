@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_recipe_arguments(parser)
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<config name>)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last epoch")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last epoch; "
+                        "with --set train.epochs=N (or train.patience=N) a finished run trains on")
     parser.set_defaults(run=run)
 
 
@@ -29,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
     progress = not args.quiet
     if args.resume:
-        if args.config_file or args.overrides or args.corpus or args.out:
-            raise SoundtagError("--resume takes only the run folder: its config.yaml holds the settings")
+        if args.config_file or args.corpus or args.cache_dir or args.out:
+            raise SoundtagError("--resume takes the run folder and --set only: its config.yaml holds the settings")
         run_dir = Path(args.resume)
-        result, _ = resume_run(run_dir, progress)
+        result, _ = resume_run(run_dir, progress, extend=args.overrides)
     else:
         config = recipe_config(args)
         run_dir = Path(args.out or Path("runs") / Path(args.config_file).stem)

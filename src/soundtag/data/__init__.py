@@ -14,6 +14,7 @@ from soundtag.data.corpus import (
 )
 from soundtag.data.dataset import Example, FeatureDataset, collate_whole, examples_from, fit_width, make_loader
 from soundtag.data.extract import ExtractionReport, cache_features
+from soundtag.data.selection import choose_training_clips, examples_for, read_extra_labels
 
 __all__ = [
     "Clip",
@@ -24,15 +25,18 @@ __all__ = [
     "FeatureDataset",
     "LabelMap",
     "cache_features",
+    "choose_training_clips",
     "clips_of",
     "collate_whole",
     "default_cache_dir",
+    "examples_for",
     "examples_from",
     "find_audio_files",
     "fit_width",
     "is_corpus",
     "make_loader",
     "read_corpus",
+    "read_extra_labels",
     "read_folder",
     "safe_audio_path",
 ]

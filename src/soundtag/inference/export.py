@@ -45,7 +45,7 @@ def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str 
     one training window up (ONNX; TorchScript takes any length)."""
     if fmt not in FORMATS:
         raise SoundtagError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
-    tagger = Tagger(run_dir, checkpoint=checkpoint, device="cpu")
+    tagger = Tagger.from_run(run_dir, checkpoint=checkpoint, device="cpu")
     module = WaveformClassifier(tagger.transform, tagger.model).eval()
     example = torch.zeros(2, int(tagger.sample_rate * tagger.default_segment))
     metadata = json.dumps(export_metadata(tagger))

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from soundtag.audio import Segment, audio_info, stream_segments
-from soundtag.config import load_config
+from soundtag.config import AudioConfig, RunConfig
 from soundtag.data import LabelMap, fit_width
 from soundtag.errors import AudioError, SoundtagError
-from soundtag.features import build_transform, extract_batch
+from soundtag.features import FeatureTransform, build_transform, extract_batch
 from soundtag.models import build_model
+from soundtag.runs import BEST_CHECKPOINT, RunFolder
 from soundtag.training import (
-    CONFIG_FILE,
-    LABEL_MAP_FILE,
     load_checkpoint,
     predict_clips,
     resolve_device,
@@ -183,39 +183,60 @@ class _FileState:
 
 
 class Tagger(SegmentTagger):
-    """The model of a run folder (``best.pt`` by default) with its features and labels."""
+    """A classifier with its feature transform and labels. Build one from memory with the constructor
+    (settings not given come from ``config``, by default the built-in defaults), or load a trained run
+    folder's with :meth:`from_run`.
+    """
 
-    def __init__(self, run_dir: str | Path, checkpoint: str = "best.pt", device: str = "auto",
-                 channels_last: bool = True) -> None:
-        run_dir = Path(run_dir)
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise SoundtagError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
-        self.run_dir = run_dir
-        self.config = load_config(run_dir / CONFIG_FILE)
-        self.label_map = LabelMap.load(run_dir / LABEL_MAP_FILE)
+    def __init__(self, model: nn.Module, transform: FeatureTransform, labels: Sequence[str],
+                 config: RunConfig | None = None, device: str | torch.device = "auto",
+                 channels_last: bool = True, run_dir: str | Path | None = None) -> None:
+        if config is None:
+            config = RunConfig(audio=AudioConfig(sample_rate=transform.sample_rate), features=transform.config)
+        if config.audio.sample_rate != transform.sample_rate:
+            raise SoundtagError(f"the transform works at {transform.sample_rate} Hz but the config says "
+                                f"audio.sample_rate {config.audio.sample_rate}")
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.label_map = LabelMap(list(labels))
+        if self.label_map.labels != list(labels):
+            raise SoundtagError("labels must be sorted and unique: the model's output i is the i-th label")
         self.labels = self.label_map.labels
-        self.sample_rate = self.config.audio.sample_rate
-        self.resample_quality = self.config.audio.resample_quality
-        self.default_segment = self.config.tag.segment or self.config.train.crop_seconds
-        self.default_top_k = self.config.tag.top_k
-        self.batch_size = self.config.tag.batch_size
-        self.device = resolve_device(device if device != "auto" else self.config.train.device)
-        self.transform = build_transform(self.config.features, self.config.audio.sample_rate)
-        self.model = build_model(self.config.model, self.transform.num_bins, len(self.label_map)).to(self.device)
-        weights = load_checkpoint(run_dir / checkpoint, self.device)["model"]
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError:
-            raise SoundtagError(f"{run_dir / checkpoint}: weights do not fit the model in {CONFIG_FILE}") from None
-        self.model.eval()
+        self.sample_rate = config.audio.sample_rate
+        self.resample_quality = config.audio.resample_quality
+        self.default_segment = config.tag.segment or config.train.crop_seconds
+        self.default_top_k = config.tag.top_k
+        self.batch_size = config.tag.batch_size
+        self.block_seconds = config.tag.block_seconds
+        self.default_framewise = config.tag.framewise
+        self.device = resolve_device(str(device) if str(device) != "auto" else config.train.device)
+        self.transform = transform
+        self.model = model.to(self.device).eval()
         if channels_last and self.device.type == "cpu":
             # oneDNN runs the 2-D CNNs about twice as fast on NHWC tensors on CPU, with the same
             # results to float rounding (benchmarks/classifiers.py); 1-D models are left as they are.
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.width = window_frames(self.config)
+        self.width = window_frames(config)
         self.hop = max(1, self.width // 2)
-        self.block_seconds = self.config.tag.block_seconds
-        self.default_framewise = self.config.tag.framewise
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, checkpoint: str = BEST_CHECKPOINT, device: str = "auto",
+                 channels_last: bool = True) -> Tagger:
+        """The tagger of a run folder's checkpoint (``best.pt`` by default), its config and labels
+        checked against the run's manifest."""
+        folder = RunFolder(run_dir)
+        config = folder.read_config()
+        label_map = folder.read_label_map()
+        transform = build_transform(config.features, config.audio.sample_rate)
+        model = build_model(config.model, transform.num_bins, len(label_map))
+        path = folder.checkpoint_path(checkpoint)
+        weights = load_checkpoint(path, "cpu")["model"]
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError:
+            raise SoundtagError(f"{path}: weights do not fit the model of {folder.config_path} with "
+                                f"{len(label_map)} labels") from None
+        return cls(model, transform, label_map.labels, config, device, channels_last, run_dir=folder.path)
 
     def probabilities(self, features: Iterable[np.ndarray]) -> np.ndarray:
         """Class probabilities of each clip's (bins, frames) features, windows averaged."""
@@ -237,16 +258,4 @@ class Tagger(SegmentTagger):
         seconds = self.transform.frame_hop / self.sample_rate
         centres = (np.arange(len(probs)) * per_frame + (per_frame - 1) / 2) * seconds
         return probs, centres
-
-
-def _batched(items: Iterable, size: int) -> Iterator[list]:
-    """Lists of up to ``size`` consecutive items."""
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 

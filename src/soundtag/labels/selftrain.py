@@ -16,13 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soundtag.config import RunConfig, SelfTrainConfig, load_config, save_config
-from soundtag.data import Clip, LabelMap, cache_features, read_corpus, read_folder
-from soundtag.errors import SoundtagError
+from soundtag.config import RunConfig, SelfTrainConfig
+from soundtag.data import Clip, LabelMap, cache_features, examples_for, read_folder
 from soundtag.fileio import atomic_write_text
 from soundtag.models import build_model, model_summary
-from soundtag.training import Trainer, TrainingSet, load_checkpoint, prepare_training, predict_clips
-from soundtag.training.run import examples_for, read_extra_labels, run_logger, seed_everything
+from soundtag.runs import RunFolder, open_run, run_logger
+from soundtag.training import (
+    Trainer,
+    TrainingSet,
+    load_checkpoint,
+    predict_clips,
+    prepare_training,
+    seed_everything,
+)
 
 ROUND_COLUMNS = ["round", "lower", "epochs", "clips_used", "added", "train_acc", "val_acc", "val_map3"]
 
@@ -64,50 +70,47 @@ def candidate_pool(config: RunConfig, train_clips: list[Clip], all_train: list[C
 
 def run_selftraining(config: RunConfig, out_dir: str | Path, progress: bool = True) -> SelfTrainResult:
     """Run (or resume) every round; write ``rounds.csv`` and ``rounds.md``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    saved = out_dir / "config.yaml"
-    if saved.is_file() and load_config(saved).to_dict() != config.to_dict():
-        raise SoundtagError(f"{out_dir}: already holds a self-training run of another config; choose another --out")
-    save_config(config, saved)
+    with open_run(out_dir, config) as (folder, config, _):
+        return _run_rounds(config, folder, progress)
+
+
+def _run_rounds(config: RunConfig, folder: RunFolder, progress: bool) -> SelfTrainResult:
     seed_everything(config.seed)
     prepared = prepare_training(config, progress)
     label_map = prepared.label_map
-    label_map.save(out_dir / "label_map.json")
+    folder.write_label_map(label_map)
     data = prepared.data
     model = build_model(config.model, data.in_bins, data.n_classes)
-    corpus = read_corpus(config.data.corpus)
     in_training = {e.fname for e in data.train} | {e.fname for e in data.val}
-    extra = read_extra_labels(config.train.extra_labels, corpus) if config.train.extra_labels else {}
-    train_clips = [c for c in corpus.train if c.fname in in_training]
-    pool = candidate_pool(config, train_clips, corpus.train)
+    train_clips = [c for c in prepared.clips if c.fname in in_training]
+    pool = candidate_pool(config, train_clips, prepared.clips)
     added: dict[str, str] = {}
     rows = []
     if config.selftrain.init_weights:
         model.load_state_dict(load_checkpoint(config.selftrain.init_weights)["model"])
-    with run_logger(out_dir, console=progress, name="soundtag.selftrain") as logger:
+    with run_logger(folder, console=progress, name="soundtag.selftrain") as logger:
         logger.info("%s; %d train clips, %d candidates", model_summary(config.model.name, model), len(data.train),
                     len(pool))
         for index in range(1, config.selftrain.rounds + 1):
-            round_dir = out_dir / f"round-{index}"
-            round_dir.mkdir(exist_ok=True)
-            save_config(config, round_dir / "config.yaml")
-            label_map.save(round_dir / "label_map.json")
-            done = round_dir / "round.json"
+            round_folder = RunFolder(folder.path / f"round-{index}")
+            round_folder.path.mkdir(exist_ok=True)
+            round_folder.write_config(config)
+            round_folder.write_label_map(label_map)
+            done = round_folder.path / "round.json"
             if done.is_file():
                 info = json.loads(done.read_text())
                 added, row = dict(info["added"]), info["row"]
-                model.load_state_dict(load_checkpoint(round_dir / "best.pt")["model"])
+                model.load_state_dict(load_checkpoint(round_folder.best_path)["model"])
             else:
-                added, row = _run_round(config, index, model, data, pool, added, label_map, extra, round_dir,
-                                        progress, logger)
+                added, row = _run_round(config, index, model, data, pool, added, label_map, prepared.extra_labels,
+                                        round_folder.path, progress, logger)
                 atomic_write_text(done, json.dumps({"row": row, "added": added}))
             rows.append(row)
     table = pd.DataFrame(rows, columns=ROUND_COLUMNS)
-    atomic_write_text(out_dir / "rounds.csv", table.to_csv(index=False))
-    atomic_write_text(out_dir / "rounds.md", table.to_markdown(index=False) + "\n")
+    atomic_write_text(folder.path / "rounds.csv", table.to_csv(index=False))
+    atomic_write_text(folder.path / "rounds.md", table.to_markdown(index=False) + "\n")
     best = int(table.loc[table["val_map3"].idxmax(), "round"]) if table["val_map3"].notna().any() else len(table)
-    return SelfTrainResult(table, out_dir / f"round-{best}")
+    return SelfTrainResult(table, folder.path / f"round-{best}")
 
 
 def _run_round(config: RunConfig, index: int, model, data: TrainingSet, pool: list[Clip], added: dict[str, str],

@@ -3,11 +3,11 @@
 from soundtag.training.checkpoint import load_checkpoint, save_checkpoint
 from soundtag.training.metrics import accuracy, confusion, map_at_k, per_class_average_precision, top_k
 from soundtag.training.run import (
-    CONFIG_FILE,
-    LABEL_MAP_FILE,
+    PreparedRun,
     feature_bins,
     prepare_training,
     resume_run,
+    seed_everything,
     start_run,
     window_frames,
 )
@@ -17,9 +17,8 @@ from soundtag.training.trainer import Trainer, TrainingSet, resolve_device
 from soundtag.training.windows import clip_windows, predict_clips, window_starts
 
 __all__ = [
-    "CONFIG_FILE",
     "EpochLoop",
-    "LABEL_MAP_FILE",
+    "PreparedRun",
     "Trainer",
     "TrainResult",
     "TrainingSet",
@@ -35,6 +34,7 @@ __all__ = [
     "resolve_device",
     "resume_run",
     "save_checkpoint",
+    "seed_everything",
     "start_run",
     "top_k",
     "validation_split",

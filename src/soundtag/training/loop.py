@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from soundtag.fileio import atomic_write_text
+from soundtag.runs import RunFolder
 from soundtag.training.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -41,7 +42,8 @@ class EpochLoop:
                  patience: int, seed: int, logger: logging.Logger | None = None, progress: bool = True) -> None:
         self.model = model
         self.optimizer = optimizer
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder(run_dir)
+        self.run_dir = self.folder.path
         self.max_epochs = max_epochs
         self.patience = patience
         self.seed = seed
@@ -53,11 +55,11 @@ class EpochLoop:
 
     @property
     def last_path(self) -> Path:
-        return self.run_dir / "last.pt"
+        return self.folder.last_path
 
     @property
     def best_path(self) -> Path:
-        return self.run_dir / "best.pt"
+        return self.folder.best_path
 
     def run_epoch(self, epoch: int) -> dict[str, float]:
         """Train one epoch and return its metrics row (must include ``epoch``)."""
@@ -72,11 +74,14 @@ class EpochLoop:
         return " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
 
     def resume(self) -> None:
-        """Continue from ``last.pt``: model, optimiser, counters and metric history."""
+        """Continue from ``last.pt``: model, optimiser, counters and metric history. Early stopping is
+        judged again against this loop's patience, so a run given more patience trains on.
+        """
         checkpoint = load_checkpoint(self.last_path, next(self.model.parameters()).device)
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.state = {key: checkpoint[key] for key in self.state}
+        self.state["stopped"] = self.state["bad_epochs"] >= self.patience
         if self.writes:
             self._write_metrics()
         self.log.info("resumed after epoch %d (best score %.4f)", self.state["epoch"], self.state["best_score"])
@@ -125,4 +130,4 @@ class EpochLoop:
     def _write_metrics(self) -> None:
         frame = pd.DataFrame(self.state["history"], columns=self.metrics_columns)
         frame["epoch"] = frame["epoch"].astype(int)
-        atomic_write_text(self.run_dir / "metrics.csv", frame.to_csv(index=False, float_format="%.6f"))
+        atomic_write_text(self.folder.metrics_path, frame.to_csv(index=False, float_format="%.6f"))

@@ -1,0 +1,53 @@
+"""Which clips a run learns from: all or verified labels, extra (promoted) labels, loss weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from soundtag.data import Clip, Corpus, LabelMap, choose_training_clips, examples_for, read_extra_labels
+from soundtag.errors import CorpusError
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Corpus:
+    clips = [Clip("a.wav", tmp_path / "a.wav", "dog", True), Clip("b.wav", tmp_path / "b.wav", "dog", False),
+             Clip("c.wav", tmp_path / "c.wav", "cat", False), Clip("d.wav", tmp_path / "d.wav", "cat", True)]
+    return Corpus(tmp_path, clips, [], ["cat", "dog"])
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("fname,label\n" + "".join(f"{f},{label}\n" for f, label in rows))
+    return path
+
+
+def test_all_or_verified_labels(corpus):
+    assert [c.fname for c in choose_training_clips(corpus, "all")] == ["a.wav", "b.wav", "c.wav", "d.wav"]
+    assert [c.fname for c in choose_training_clips(corpus, "verified")] == ["a.wav", "d.wav"]
+
+
+def test_extra_labels_join_verified_clips_as_unverified_with_their_new_label(corpus):
+    clips = choose_training_clips(corpus, "verified", {"c.wav": "dog"})
+    assert [(c.fname, c.label, c.verified) for c in clips] == [
+        ("a.wav", "dog", True), ("d.wav", "cat", True), ("c.wav", "dog", False)]
+
+
+def test_extra_labels_relabel_chosen_unverified_clips_but_never_verified_ones(corpus):
+    clips = choose_training_clips(corpus, "all", {"b.wav": "cat", "a.wav": "cat"})
+    assert [(c.fname, c.label) for c in clips] == [("a.wav", "dog"), ("b.wav", "cat"), ("c.wav", "cat"),
+                                                   ("d.wav", "cat")]
+
+
+def test_read_extra_labels_checks_names_and_vocabulary(corpus, tmp_path):
+    assert read_extra_labels(write_csv(tmp_path / "ok.csv", [("b.wav", "cat")]), corpus) == {"b.wav": "cat"}
+    with pytest.raises(CorpusError, match="'zz.wav' is not a train clip"):
+        read_extra_labels(write_csv(tmp_path / "x.csv", [("zz.wav", "cat")]), corpus)
+    with pytest.raises(CorpusError, match="label 'cow' of 'b.wav' is not in the vocabulary"):
+        read_extra_labels(write_csv(tmp_path / "y.csv", [("b.wav", "cow")]), corpus)
+
+
+def test_examples_weigh_unverified_clips_unless_trusted(corpus):
+    examples = examples_for(corpus.train, LabelMap(corpus.labels), unverified_weight=0.5, trusted={"c.wav"})
+    assert [(e.fname, e.target, e.weight) for e in examples] == [
+        ("a.wav", 1, 1.0), ("b.wav", 1, 0.5), ("c.wav", 0, 1.0), ("d.wav", 0, 1.0)]

@@ -1,8 +1,12 @@
-"""soundtag.config: defaults, YAML round trip, --set overrides, errors that name the key, safe YAML."""
+"""soundtag.config: defaults, YAML round trip, --set overrides, errors that name the key, declared
+choices and ranges, the checks across sections, safe YAML with YAML 1.2 exponent floats."""
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,21 +16,34 @@ import soundtag.config
 from soundtag.config import (
     AudioConfig,
     DataConfig,
-    FeatureConfig,
+    EnsembleConfig,
     LogMelConfig,
     MfccConfig,
+    ModelConfig,
     RawConfig,
     RunConfig,
+    SelfTrainConfig,
     SpectrogramConfig,
+    SpreadConfig,
+    TagConfig,
+    TrainConfig,
     apply_overrides,
+    choices,
     config_from_dict,
+    feature_types,
     load_config,
     parse_override,
+    read_yaml,
     save_config,
 )
 from soundtag.errors import ConfigError, SoundtagError
 
 BUILTIN_FEATURES = {"spectrogram": SpectrogramConfig, "logmel": LogMelConfig, "mfcc": MfccConfig, "raw": RawConfig}
+
+
+def feature_overrides(feature: str) -> list[str]:
+    """``--set`` lines that switch to ``feature`` (the raw waveform needs the 1-D model)."""
+    return [f"features.name={feature}"] + (["model.name=cnn1d_raw"] if feature == "raw" else [])
 
 
 def write_yaml(path: Path, text: str) -> Path:
@@ -91,7 +108,7 @@ def test_docstring_examples_run():
 @pytest.mark.parametrize("feature", sorted(BUILTIN_FEATURES))
 def test_save_then_load_gives_the_same_config(tmp_path, feature):
     overrides = [
-        f"features.name={feature}",
+        *feature_overrides(feature),
         "seed=7",
         "audio.sample_rate=16000",
         "audio.resample_quality=VHQ",
@@ -163,7 +180,7 @@ def test_later_override_wins():
 
 @pytest.mark.parametrize("feature", sorted(BUILTIN_FEATURES))
 def test_switching_feature_name_gives_that_features_defaults(feature):
-    config = load_config(None, [f"features.name={feature}"])
+    config = load_config(None, feature_overrides(feature))
     assert type(config.features) is BUILTIN_FEATURES[feature]
     assert config.features == BUILTIN_FEATURES[feature]()  # nothing carried over from logmel
 
@@ -311,12 +328,19 @@ def test_config_errors_are_soundtag_errors():
 
 
 def test_feature_registry_has_the_builtin_features():
+    kinds = feature_types()
     for name, cls in BUILTIN_FEATURES.items():
-        assert FeatureConfig.registry[name] is cls
+        assert kinds[name] is cls
         assert cls.name == name
         assert cls().to_dict()["name"] == name
-    for name, cls in FeatureConfig.registry.items():
+    for name, cls in kinds.items():
         assert cls.name == name
+
+
+def test_importing_the_config_does_not_load_torch():
+    # the CLI builds its parser (whose choices come from here) without paying for torch
+    code = "import sys, soundtag.config; assert 'torch' not in sys.modules and 'numpy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_unknown_feature_name_lists_the_known_ones():
@@ -439,3 +463,309 @@ def test_missing_config_file(tmp_path):
 def test_config_path_that_is_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path)
+
+
+# --- declared choices -----------------------------------------------------------------------------
+
+
+def literal_fields() -> list[tuple[list[str], str, tuple]]:
+    """(--set lines that reach it, key, choices) of every Literal field of every section and feature kind."""
+    found = []
+    for section in dataclasses.fields(RunConfig):
+        default = getattr(RunConfig(), section.name)
+        if not dataclasses.is_dataclass(default) or section.name == "features":
+            continue
+        holders = [(section.name, type(default))] + [
+            (f"{section.name}.{f.name}", type(getattr(default, f.name)))
+            for f in dataclasses.fields(default) if dataclasses.is_dataclass(getattr(default, f.name))
+        ]
+        for prefix, cls in holders:
+            for f in dataclasses.fields(cls):
+                try:
+                    found.append(([], f"{prefix}.{f.name}", choices(cls, f.name)))
+                except TypeError:
+                    pass
+    for name, cls in sorted(feature_types().items()):
+        for f in dataclasses.fields(cls):
+            try:
+                found.append(([f"features.name={name}"], f"features.{f.name}", choices(cls, f.name)))
+            except TypeError:
+                pass
+    return found
+
+
+LITERALS = literal_fields()
+
+
+def test_the_vocabularies_are_declared():
+    keys = {key for _, key, _ in LITERALS}
+    assert keys >= {
+        "audio.resample_quality", "model.pooling", "train.pad_mode", "train.labels", "train.val_from", "train.loss",
+        "spread.method", "spread.embedding", "spread.kernel", "selftrain.label", "ensemble.method",
+        "recipe.cleaner", "features.deltas",
+    }
+    assert choices(TrainConfig, "loss") == ("ce", "gce")
+    assert choices(MfccConfig, "deltas") == (0, 1, 2)
+
+
+@pytest.mark.parametrize(("before", "key", "allowed"), LITERALS, ids=[key for _, key, _ in LITERALS])
+@pytest.mark.parametrize("bad", ["banana", 7, True])
+def test_every_choice_refuses_other_values_listing_the_vocabulary(before, key, allowed, bad):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [*before, f"{key}={str(bad).lower()}"])
+    message = str(info.value)
+    assert message.startswith(f"{key} must be one of {', '.join(map(str, allowed))}, got ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("before", "key", "allowed"), LITERALS, ids=[key for _, key, _ in LITERALS])
+def test_every_choice_is_accepted(before, key, allowed):
+    for value in allowed:
+        config = load_config(None, [*before, f"{key}={value}"])
+        holder = config
+        for part in key.split(".")[:-1]:
+            holder = getattr(holder, part)
+        assert getattr(holder, key.split(".")[-1]) == value
+
+
+def test_the_ensemble_methods_and_the_cli_choices_come_from_the_config():
+    import argparse
+
+    from soundtag.cli.main import build_parser
+    from soundtag.ensemble.combine import METHODS
+
+    def option_choices(command: str, dest: str):
+        (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+        (option,) = [a for a in commands.choices[command]._actions if a.dest == dest]
+        return tuple(option.choices)
+
+    assert METHODS == choices(EnsembleConfig, "method") == option_choices("ensemble", "method")
+    assert choices(SpreadConfig, "method") == option_choices("spread", "method") == ("spreading", "confident")
+
+
+# --- declared ranges ------------------------------------------------------------------------------
+
+# (--set lines, the key named, what the message says is allowed): each range class, at its edges
+BAD_VALUES = [
+    (["train.lr=.nan"], "train.lr", "> 0"),
+    (["train.lr=.inf"], "train.lr", "> 0"),
+    (["train.lr=-1e-3"], "train.lr", "> 0"),
+    (["train.lr=0"], "train.lr", "> 0"),
+    (["train.weight_decay=-0.1"], "train.weight_decay", ">= 0"),
+    (["model.dropout=1.5"], "model.dropout", "in [0, 1)"),
+    (["model.dropout=1"], "model.dropout", "in [0, 1)"),
+    (["model.dropout=-0.1"], "model.dropout", "in [0, 1)"),
+    (["model.channels=[0, 16]"], "model.channels[0]", ">= 1"),
+    (["model.channels=[16, -4]"], "model.channels[1]", ">= 1"),
+    (["model.fc_dim=0"], "model.fc_dim", ">= 1"),
+    (["train.device=banana"], "train.device", "auto, cpu, cuda, cuda:N or mps"),
+    (["train.device=cuda:x"], "train.device", "auto, cpu, cuda, cuda:N or mps"),
+    (["train.epochs=0"], "train.epochs", ">= 1"),
+    (["train.batch_size=0"], "train.batch_size", ">= 1"),
+    (["train.patience=0"], "train.patience", ">= 1"),
+    (["train.crop_seconds=0"], "train.crop_seconds", "> 0"),
+    (["train.val_fraction=0"], "train.val_fraction", "in (0, 1)"),
+    (["train.val_fraction=1"], "train.val_fraction", "in (0, 1)"),
+    (["train.num_workers=-1"], "train.num_workers", ">= 0"),
+    (["train.gce_q=0"], "train.gce_q", "in (0, 1]"),
+    (["train.label_smoothing=1"], "train.label_smoothing", "in [0, 1)"),
+    (["train.unverified_weight=-1"], "train.unverified_weight", ">= 0"),
+    (["train.augment.gain_db=-3"], "train.augment.gain_db", ">= 0"),
+    (["train.augment.mixup_alpha=.nan"], "train.augment.mixup_alpha", ">= 0"),
+    (["train.augment.time_masks=-1"], "train.augment.time_masks", ">= 0"),
+    (["tag.segment=-1"], "tag.segment", "> 0"),
+    (["tag.segment=.inf"], "tag.segment", "> 0"),
+    (["tag.hop=0"], "tag.hop", "> 0"),
+    (["tag.top_k=0"], "tag.top_k", ">= 1"),
+    (["tag.batch_size=0"], "tag.batch_size", ">= 1"),
+    (["tag.block_seconds=0"], "tag.block_seconds", "> 0"),
+    (["autoencoder.latent_dim=0"], "autoencoder.latent_dim", ">= 1"),
+    (["autoencoder.input_frames=0"], "autoencoder.input_frames", ">= 1"),
+    (["autoencoder.channels=[16, 0]"], "autoencoder.channels[1]", ">= 1"),
+    (["autoencoder.lr=-1e-5"], "autoencoder.lr", "> 0"),
+    (["autoencoder.batch_size=0"], "autoencoder.batch_size", ">= 1"),
+    (["autoencoder.epochs=0"], "autoencoder.epochs", ">= 1"),
+    (["autoencoder.patience=0"], "autoencoder.patience", ">= 1"),
+    (["autoencoder.val_fraction=1"], "autoencoder.val_fraction", "in [0, 1)"),
+    (["spread.gamma=0"], "spread.gamma", "> 0"),
+    (["spread.alpha=0"], "spread.alpha", "in (0, 1)"),
+    (["spread.alpha=1"], "spread.alpha", "in (0, 1)"),
+    (["spread.n_neighbors=0"], "spread.n_neighbors", ">= 1"),
+    (["spread.max_iter=0"], "spread.max_iter", ">= 1"),
+    (["spread.tol=0"], "spread.tol", "> 0"),
+    (["spread.pca_components=0"], "spread.pca_components", ">= 1"),
+    (["selftrain.rounds=0"], "selftrain.rounds", ">= 1"),
+    (["selftrain.epochs_per_round=0"], "selftrain.epochs_per_round", ">= 1"),
+    (["selftrain.lower_start=-0.1"], "selftrain.lower_start", "in [0, 1]"),
+    (["selftrain.upper=1.5"], "selftrain.upper", "in [0, 1]"),
+    (["ensemble.min_score=2"], "ensemble.min_score", "in [0, 1]"),
+    (["ensemble.min_score=.nan"], "ensemble.min_score", "in [0, 1]"),
+    (["ensemble.weights=[1, -1]"], "ensemble.weights[1]", ">= 0"),
+    (["recipe.members=-1"], "recipe.members", ">= 0"),
+    (["audio.sample_rate=0"], "audio.sample_rate", ">= 1"),
+    (["data.num_workers=-1"], "data.num_workers", ">= 0"),
+    (["data.batch_size=0"], "data.batch_size", ">= 1"),
+    (["features.n_fft=1023"], "features.n_fft", "even and >= 16"),
+    (["features.n_fft=8"], "features.n_fft", "even and >= 16"),
+    (["features.hop_length=0"], "features.hop_length", ">= 1"),
+    (["features.win_length=0"], "features.win_length", ">= 1"),
+    (["features.n_mels=0"], "features.n_mels", ">= 1"),
+    (["features.fmin=-1"], "features.fmin", ">= 0"),
+    (["features.fmax=.nan"], "features.fmax", "> 0"),
+    (["features.top_db=0"], "features.top_db", "> 0"),
+    (["features.amin=0"], "features.amin", "> 0"),
+    (["features.name=mfcc", "features.n_mfcc=0"], "features.n_mfcc", ">= 1"),
+    (["features.name=mfcc", "features.delta_width=4"], "features.delta_width", "odd and >= 3"),
+    (["features.name=mfcc", "features.delta_width=1"], "features.delta_width", "odd and >= 3"),
+    (["features.name=spectrogram", "features.n_frames=0"], "features.n_frames", ">= 1"),
+    (["features.name=spectrogram", "features.top_db=-80"], "features.top_db", "> 0"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key", "allowed"), BAD_VALUES, ids=[" ".join(o) for o, _, _ in BAD_VALUES])
+def test_out_of_range_values_are_one_line_naming_key_value_and_range(overrides, key, allowed):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, overrides)
+    message = str(info.value)
+    assert message.startswith(f"{key} must be {allowed}, got "), message
+    assert "\n" not in message
+    expected = parse_override(overrides[-1])[1]
+    if key.endswith("]"):  # a list names its item
+        expected = expected[int(key.rpartition("[")[2][:-1])]
+    got = message.rpartition(", got ")[2]
+    if isinstance(expected, str):
+        assert got == repr(expected)
+    else:
+        assert str(float(got)) == str(float(expected))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.dropout=0", "train.weight_decay=0", "train.label_smoothing=0", "train.gce_q=1"],
+        ["train.device=cpu"], ["train.device=cuda"], ["train.device=cuda:3"], ["train.device=mps"],
+        ["tag.segment=null", "tag.hop=null"], ["tag.segment=4", "tag.hop=4"], ["tag.hop=0.5"],
+        ["features.fmin=0", "features.top_db=null", "features.win_length=1024"],
+        ["spread.pca_components=null", "spread.alpha=0.99"],
+        ["selftrain.lower_start=0", "selftrain.lower_end=0", "selftrain.upper=0"],
+        ["ensemble.weights=[0, 1]", "ensemble.min_score=1"],
+        ["autoencoder.val_fraction=0", "recipe.members=0", "data.num_workers=0"],
+        ["model.channels=[]", "model.fc_dim=null"],
+    ],
+)
+def test_values_at_the_edges_of_their_ranges_load(overrides):
+    load_config(None, overrides)
+
+
+def test_a_file_is_checked_like_set(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", "model:\n  channels: [0, 16]\n")
+    with pytest.raises(ConfigError, match=r"^model\.channels\[0\] must be >= 1, got 0$"):
+        load_config(path)
+
+
+def test_sections_check_their_fields_when_built_directly():
+    with pytest.raises(ConfigError, match="train.lr must be > 0, got nan"):
+        TrainConfig(lr=float("nan"))
+    with pytest.raises(ConfigError, match=r"model.dropout must be in \[0, 1\), got 1.5"):
+        ModelConfig(dropout=1.5)
+    with pytest.raises(ConfigError, match="train.device"):
+        TrainConfig(device="banana")
+    with pytest.raises(ConfigError, match="features.n_fft must be even and >= 16, got 1023"):
+        LogMelConfig(n_fft=1023)
+    with pytest.raises(ConfigError, match="features.deltas must be one of 0, 1, 2, got True"):
+        MfccConfig(deltas=True)
+
+
+# --- checks within a section and across sections --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        (["features.win_length=2048"], ["features.win_length must be <= n_fft (1024), got 2048"]),
+        (["features.fmax=20"], ["features.fmax must be > fmin (50), got 20"]),
+        (["features.n_fft=64"], ["features.n_mels must be <= n_fft // 2 + 1 (33), got 64"]),
+        (["features.name=mfcc", "features.n_mfcc=65"], ["features.n_mfcc must be <= n_mels (64), got 65"]),
+        (["tag.segment=1", "tag.hop=2"], ["tag.hop must be <= tag.segment (1), got 2"]),
+        (["selftrain.lower_end=0.95", "selftrain.upper=0.9"], ["selftrain.lower_start and selftrain.lower_end",
+                                                               "<= selftrain.upper (0.9)"]),
+        (["audio.sample_rate=16000", "features.fmax=12000"], ["half the sample rate (8000 Hz)"]),
+        (["audio.sample_rate=16000", "features.fmin=9000"], ["half the sample rate (8000 Hz)"]),
+        (["train.augment.gain_db=6", "features.name=mfcc"],
+         ["train.augment.gain_db", "features.name logmel or raw, not mfcc"]),
+        (["train.augment.gain_db=6", "features.name=spectrogram"], ["features.name logmel or raw, not spectrogram"]),
+        (["model.name=cnn1d_raw"], ["model cnn1d_raw is 1-D", "features.name: raw", "not logmel"]),
+        (["features.name=raw"], ["model vgg_small is 2-D and needs spectral features", "features.name: raw"]),
+        (["model.name=resnet9000"], ["model.name: unknown model 'resnet9000'", "cnn1d_raw", "vgg_small"]),
+        (["recipe.overrides=[recipe.members=2]"], ["recipe.overrides", "may not change the recipe section"]),
+        (["recipe.overrides=[train.lr=-1]"], ["recipe.overrides: train.lr must be > 0, got -1"]),
+        (["recipe.overrides=[model.name=cnn1d_raw]"], ["recipe.overrides: model cnn1d_raw is 1-D"]),
+        (["recipe.overrides=[train.lrr=1]"], ["recipe.overrides: unknown config key 'train.lrr'"]),
+    ],
+)
+def test_inconsistent_settings_are_refused_at_load(overrides, fragments):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["train.augment.gain_db=6"],  # logmel: added in dB
+        ["train.augment.gain_db=6", "features.name=raw", "model.name=cnn1d_raw"],  # the waveform: multiplied
+        ["audio.sample_rate=16000", "features.fmax=8000"],
+        ["recipe.overrides=[train.lr=5e-4, features.name=mfcc]"],
+    ],
+)
+def test_consistent_settings_load(overrides):
+    load_config(None, overrides)
+
+
+def test_an_override_may_mend_what_the_file_alone_gets_wrong(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", "model:\n  name: cnn1d_raw\n")  # with the default logmel features
+    with pytest.raises(ConfigError, match="cnn1d_raw"):
+        load_config(path)
+    assert load_config(path, ["features.name=raw"]).model.name == "cnn1d_raw"
+
+
+def test_config_from_dict_validates_too():
+    with pytest.raises(ConfigError, match="features.name: raw"):
+        config_from_dict({"model": {"name": "cnn1d_raw"}})
+
+
+# --- YAML 1.1 exponent floats ---------------------------------------------------------------------
+
+
+def test_exponent_floats_without_a_dot_are_floats_in_a_file(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", "train:\n  lr: 1e-3\n  weight_decay: 5E-4\nautoencoder:\n  lr: 1e+0\n")
+    config = load_config(path)
+    assert config.train.lr == 0.001 and isinstance(config.train.lr, float)
+    assert config.train.weight_decay == 0.0005
+    assert config.autoencoder.lr == 1.0
+    assert read_yaml(path)["train"]["lr"] == 0.001
+
+
+def test_exponent_floats_given_with_set_are_floats():
+    assert load_config(None, ["train.lr=5e-4"]).train.lr == 0.0005
+    assert parse_override("a=1e-3") == (["a"], 0.001)
+    assert parse_override("a=-2E+2") == (["a"], -200.0)
+    assert parse_override("a=[1e-3, 2]") == (["a"], [0.001, 2])
+    # the rest of YAML's scalars are as before
+    assert parse_override("a=1000") == (["a"], 1000)
+    assert parse_override("a=1_000") == (["a"], 1000)
+    assert parse_override("a=e5") == (["a"], "e5")
+    assert parse_override("a=1e") == (["a"], "1e")
+    assert parse_override("a=.5") == (["a"], 0.5)
+    assert parse_override("a=0x10") == (["a"], 16)
+    assert yaml.safe_load("1e-3") == "1e-3"  # PyYAML's own safe loader is left alone
+
+
+def test_exponent_floats_survive_a_round_trip(tmp_path):
+    config = load_config(None, ["train.lr=1e-5", "features.amin=1e-12"])
+    save_config(config, tmp_path / "config.yaml")
+    loaded = load_config(tmp_path / "config.yaml")
+    assert (loaded.train.lr, loaded.features.amin) == (1e-5, 1e-12)

@@ -1,325 +1,405 @@
 """Typed run configuration: one source of truth per setting, loaded from YAML, saved beside outputs.
 
-Every stage's settings are a dataclass; they nest into :class:`RunConfig`. Unknown keys are errors
-that name the key, YAML is read with the safe loader, and ``--set a.b=value`` overrides a field.
+Every stage's settings are a dataclass; they nest into :class:`RunConfig`. Each field declares what it
+accepts once: a ``Literal`` type lists its choices, :func:`setting` its range. A section checks its own
+fields when it is built; :func:`validate` checks what spans sections, and the loader calls it, so a
+config that loads is a config that runs. Unknown keys are errors that name the key, YAML is read with
+a safe loader, and ``--set a.b=value`` overrides a field.
+
+The ``features:`` section is any kind registered in :mod:`soundtag.features` (its config class and its
+transform together), found by ``name``.
 
 >>> cfg = config_from_dict({"features": {"name": "mfcc", "n_mfcc": 13}})
 >>> cfg.features.n_mfcc, cfg.audio.sample_rate
 (13, 32000)
+>>> choices(TrainConfig, "loss")
+('ce', 'gce')
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Protocol
 
 import yaml
 
 from soundtag.errors import ConfigError
-from soundtag.fileio import atomic_write_text
+
+# --- what a field accepts -------------------------------------------------------------------------
+
+
+class Allowed(Protocol):
+    """What :func:`setting` takes: ``value in allowed``, and ``str(allowed)`` completes "must be ..."."""
+
+    def __contains__(self, value: object) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Range:
+    """Finite numbers between optional bounds, each open or closed, optionally of one parity.
+
+    >>> str(Range(0, 1, high_open=True)), 0.5 in Range(0, 1, high_open=True), float("nan") in Range(0)
+    ('in [0, 1)', True, False)
+    >>> str(Range(16, parity="even")), 1023 in Range(16, parity="even")
+    ('even and >= 16', False)
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    parity: Literal["even", "odd"] | None = None
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return False
+        return self.parity is None or (isinstance(value, int) and value % 2 == (self.parity == "odd"))
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            text = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        elif self.low is not None:
+            text = f"{'>' if self.low_open else '>='} {self.low:g}"
+        elif self.high is not None:
+            text = f"{'<' if self.high_open else '<='} {self.high:g}"
+        else:
+            text = "a finite number"
+        return f"{self.parity} and {text}" if self.parity else text
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Strings matching ``pattern`` whole, described to the user as ``text``."""
+
+    pattern: str
+    text: str
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and re.fullmatch(self.pattern, value) is not None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+AT_LEAST_ONE = Range(1)
+FRACTION = Range(0, 1, high_open=True)  # [0, 1)
+OPEN_UNIT = Range(0, 1, low_open=True, high_open=True)  # (0, 1)
+UNIT = Range(0, 1)  # [0, 1]
+DEVICE = Matching(r"auto|cpu|mps|cuda(:[0-9]+)?", "auto, cpu, cuda, cuda:N or mps")
+
+
+def setting(default: Any = dataclasses.MISSING, allowed: Allowed | None = None, *,
+            factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field whose value, or each item of a list value, must be ``in allowed`` (None passes
+    where the type allows it); floats must be finite whether or not a range is given.
+    """
+    return field(default=default, default_factory=factory, metadata={"allowed": allowed})
+
+
+def choices(cls: type, name: str) -> tuple[Any, ...]:
+    """The values field ``name`` of config class ``cls`` may take, from its ``Literal`` type.
+
+    >>> choices(EnsembleConfig, "method")
+    ('arithmetic', 'geometric', 'weighted')
+    """
+    values = _literal_values(typing.get_type_hints(cls)[name])
+    if not values:
+        raise TypeError(f"{cls.__name__}.{name} is not a Literal field")
+    return values
+
+
+def _literal_values(hint: Any) -> tuple[Any, ...]:
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return tuple(v for option in typing.get_args(hint) for v in _literal_values(option))
+    return ()
+
+
+@functools.cache
+def _declarations(cls: type) -> list[tuple[str, tuple[Any, ...], Allowed | None]]:
+    """(field, Literal choices, declared range) of each field of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, _literal_values(hints[f.name]), f.metadata.get("allowed"))
+            for f in dataclasses.fields(cls) if f.init]
+
+
+def check_settings(section: Section) -> None:
+    """Check every field of ``section`` against its declared choices and range; one line naming the
+    key, the value and what is allowed on the first that fails.
+    """
+    for name, options, allowed in _declarations(type(section)):
+        value = getattr(section, name)
+        key = _join(section.section, name)
+        if value is None:
+            continue
+        if options and not any(value == option and type(value) is type(option) for option in options):
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, options))}, got {value!r}")
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            where = key if index is None else f"{key}[{index}]"
+            if allowed is not None and item not in allowed:
+                raise ConfigError(f"{where} must be {allowed}, got {item!r}")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{where} must be a finite number, got {item!r}")
 
 
 @dataclass
-class AudioConfig:
-    """How audio is decoded: every clip is mixed to mono and resampled to ``sample_rate``."""
+class Section:
+    """Base of the config sections: building one checks its fields (:func:`check_settings`); a
+    subclass with checks across its own fields runs them after ``super().__post_init__()``.
+    """
 
-    sample_rate: int = 32000
-    resample_quality: str = "HQ"
+    section: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        if self.sample_rate <= 0:
-            raise ConfigError(f"audio.sample_rate must be positive, got {self.sample_rate}")
-        if self.resample_quality not in ("QQ", "LQ", "MQ", "HQ", "VHQ"):
-            raise ConfigError(
-                f"audio.resample_quality must be one of QQ, LQ, MQ, HQ, VHQ, got {self.resample_quality!r}"
-            )
+        check_settings(self)
+
+
+# --- the sections ---------------------------------------------------------------------------------
+
+ResampleQuality = Literal["QQ", "LQ", "MQ", "HQ", "VHQ"]
+Clips = Literal["all", "verified"]
+SpreadMethod = Literal["spreading", "confident"]
+EnsembleMethod = Literal["arithmetic", "geometric", "weighted"]
 
 
 @dataclass
-class FeatureConfig:
-    """Base of the feature settings; ``name`` picks the subclass from :attr:`registry`."""
+class AudioConfig(Section):
+    """How audio is decoded: every clip is mixed to mono and resampled to ``sample_rate``."""
 
-    registry: ClassVar[dict[str, type[FeatureConfig]]] = {}
+    section: ClassVar[str] = "audio"
+    sample_rate: int = setting(32000, AT_LEAST_ONE)
+    resample_quality: ResampleQuality = "HQ"
+
+
+@dataclass
+class FeatureConfig(Section):
+    """Base of the feature settings. A kind subclasses it with its ``name`` and registers it with
+    its transform in :mod:`soundtag.features` (:func:`soundtag.features.register_feature`).
+    """
+
+    section: ClassVar[str] = "features"
     name: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.name:
-            FeatureConfig.registry[cls.name] = cls
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form with ``name`` first, as written to YAML."""
         return {"name": self.name, **dataclasses.asdict(self)}
 
-
-@dataclass
-class StftConfig(FeatureConfig):
-    """Short-time Fourier transform framing shared by the spectral features."""
-
-    n_fft: int = 1024
-    hop_length: int = 320
-    win_length: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.n_fft < 16 or self.n_fft % 2 or self.hop_length < 1:  # odd: centred frames != 1 + samples // hop
-            raise ConfigError(f"features: n_fft must be even and >= 16 and hop_length >= 1 ({self.name})")
-        if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
-            raise ConfigError("features.win_length must be in 1..n_fft")
+    def check_loaded(self) -> None:
+        """What :func:`validate` refuses in a loaded config beyond what the constructor refuses (settings
+        that compute but are surely a mistake); nothing by default.
+        """
 
 
-@dataclass
-class SpectrogramConfig(StftConfig):
-    """The seed's feature: STFT magnitude in dB re the clip's max, clipped, scaled to [0, 1]."""
+def feature_types() -> dict[str, type[FeatureConfig]]:
+    """The registered feature config classes by name (importing :mod:`soundtag.features`, which needs
+    torch, on first use rather than with this module).
+    """
+    from soundtag.features.registry import TRANSFORMS
 
-    name: ClassVar[str] = "spectrogram"
-    hop_length: int = 512
-    top_db: float = 80.0
-    n_frames: int | None = 439
+    return {name: transform.config_type for name, transform in TRANSFORMS.items()}
 
 
-@dataclass
-class LogMelConfig(StftConfig):
-    """Log-mel power spectrogram in dB with a floor: the default feature for new runs."""
+def __getattr__(name: str) -> Any:
+    """``from soundtag.config import LogMelConfig``: the built-in feature configs live with their
+    transforms in :mod:`soundtag.features.transforms`.
+    """
+    if name.endswith("Config"):
+        from soundtag.features import transforms
 
-    name: ClassVar[str] = "logmel"
-    n_mels: int = 64
-    fmin: float = 50.0
-    fmax: float | None = None
-    amin: float = 1e-10
-    top_db: float | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.n_mels < 1 or self.fmin < 0 or (self.fmax is not None and self.fmax <= self.fmin):
-            raise ConfigError("features: need n_mels >= 1 and 0 <= fmin < fmax")
+        found = getattr(transforms, name, None)
+        if isinstance(found, type) and issubclass(found, FeatureConfig):
+            return found
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
-class MfccConfig(LogMelConfig):
-    """MFCCs: DCT-II (orthonormal) of the log-mel spectrogram, with optional deltas."""
-
-    name: ClassVar[str] = "mfcc"
-    n_mfcc: int = 20
-    top_db: float | None = 80.0
-    deltas: int = 0
-    delta_width: int = 9
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 1 <= self.n_mfcc <= self.n_mels:
-            raise ConfigError("features.n_mfcc must be in 1..n_mels")
-        if self.deltas not in (0, 1, 2) or self.delta_width < 3 or self.delta_width % 2 == 0:
-            raise ConfigError("features.deltas must be 0, 1 or 2 and delta_width odd and >= 3")
-
-
-@dataclass
-class RawConfig(FeatureConfig):
-    """The waveform itself, for 1-D CNNs."""
-
-    name: ClassVar[str] = "raw"
-
-
-@dataclass
-class DataConfig:
+class DataConfig(Section):
     """Where the corpus and the feature cache are, and how features are extracted."""
 
+    section: ClassVar[str] = "data"
     corpus: str = "data/demo"
     cache_dir: str | None = None
-    num_workers: int = 2
-    batch_size: int = 32
+    num_workers: int = setting(2, NON_NEGATIVE)
+    batch_size: int = setting(32, AT_LEAST_ONE)
 
 
 @dataclass
-class ModelConfig:
-    """Which classifier to build; empty ``channels`` / null ``fc_dim`` take the model's defaults."""
+class ModelConfig(Section):
+    """Which classifier to build; empty ``channels`` / null ``fc_dim`` take the model's defaults.
+    ``name`` is a key of :data:`soundtag.models.MODELS` (checked by :func:`validate`)."""
 
+    section: ClassVar[str] = "model"
     name: str = "vgg_small"
-    channels: list[int] = field(default_factory=list)
-    fc_dim: int | None = None
-    dropout: float = 0.3
-    pooling: str = "meanmax"
-
-    def __post_init__(self) -> None:
-        if self.pooling not in ("meanmax", "attention"):
-            raise ConfigError(f"model.pooling must be 'meanmax' or 'attention', got {self.pooling!r}")
+    channels: list[int] = setting(allowed=AT_LEAST_ONE, factory=list)
+    fc_dim: int | None = setting(None, AT_LEAST_ONE)
+    dropout: float = setting(0.3, FRACTION)
+    pooling: Literal["meanmax", "attention"] = "meanmax"
 
 
 @dataclass
-class AugmentConfig:
+class AugmentConfig(Section):
     """Training-time augmentation, all off by default (the seed used none)."""
 
-    mixup_alpha: float = 0.0
-    time_masks: int = 0
-    time_mask_width: int = 20
-    freq_masks: int = 0
-    freq_mask_width: int = 8
-    gain_db: float = 0.0
+    section: ClassVar[str] = "train.augment"
+    mixup_alpha: float = setting(0.0, NON_NEGATIVE)
+    time_masks: int = setting(0, NON_NEGATIVE)
+    time_mask_width: int = setting(20, NON_NEGATIVE)
+    freq_masks: int = setting(0, NON_NEGATIVE)
+    freq_mask_width: int = setting(8, NON_NEGATIVE)
+    gain_db: float = setting(0.0, NON_NEGATIVE)
     time_shift: bool = False
 
-    def __post_init__(self) -> None:
-        if min(self.mixup_alpha, self.gain_db) < 0 or min(self.time_masks, self.freq_masks) < 0:
-            raise ConfigError("train.augment values must not be negative")
-
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Section):
     """How a classifier is trained and validated."""
 
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 8
-    crop_seconds: float = 2.0
-    pad_mode: str = "repeat"
-    labels: str = "all"
+    section: ClassVar[str] = "train"
+    epochs: int = setting(30, AT_LEAST_ONE)
+    batch_size: int = setting(16, AT_LEAST_ONE)
+    lr: float = setting(1e-3, POSITIVE)
+    weight_decay: float = setting(0.0, NON_NEGATIVE)
+    patience: int = setting(8, AT_LEAST_ONE)
+    crop_seconds: float = setting(2.0, POSITIVE)
+    pad_mode: Literal["repeat", "zeros", "min"] = "repeat"
+    labels: Clips = "all"
     extra_labels: str | None = None
-    val_fraction: float = 0.2
-    val_from: str = "verified"
-    device: str = "auto"
-    num_workers: int = 0
-    loss: str = "ce"
-    gce_q: float = 0.7
-    label_smoothing: float = 0.0
-    unverified_weight: float = 1.0
+    val_fraction: float = setting(0.2, OPEN_UNIT)
+    val_from: Clips = "verified"
+    device: str = setting("auto", DEVICE)
+    num_workers: int = setting(0, NON_NEGATIVE)
+    loss: Literal["ce", "gce"] = "ce"
+    gce_q: float = setting(0.7, Range(0, 1, low_open=True))
+    label_smoothing: float = setting(0.0, FRACTION)
+    unverified_weight: float = setting(1.0, NON_NEGATIVE)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("ce", "gce"):
-            raise ConfigError(f"train.loss must be 'ce' or 'gce', got {self.loss!r}")
-        if not 0.0 < self.gce_q <= 1.0 or not 0.0 <= self.label_smoothing < 1.0 or self.unverified_weight < 0:
-            raise ConfigError("need 0 < train.gce_q <= 1, 0 <= train.label_smoothing < 1, train.unverified_weight >= 0")
-        if self.labels not in ("all", "verified"):
-            raise ConfigError(f"train.labels must be 'all' or 'verified', got {self.labels!r}")
-        if self.val_from not in ("all", "verified"):
-            raise ConfigError(f"train.val_from must be 'all' or 'verified', got {self.val_from!r}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError("train.val_fraction must be between 0 and 1")
-        if self.pad_mode not in ("repeat", "zeros", "min"):
-            raise ConfigError("train.pad_mode must be repeat, zeros or min")
-        if self.epochs < 1 or self.batch_size < 1 or self.crop_seconds <= 0:
-            raise ConfigError("train.epochs, train.batch_size and train.crop_seconds must be positive")
 
 
 @dataclass
-class TagConfig:
+class TagConfig(Section):
     """How files are tagged: segment length and hop in seconds (null: the training window), top-k;
     ``framewise`` reads segment tags off the model's frame-wise outputs over ``block_seconds`` blocks."""
 
-    segment: float | None = None
-    hop: float | None = None
-    top_k: int = 3
-    batch_size: int = 32
+    section: ClassVar[str] = "tag"
+    segment: float | None = setting(None, POSITIVE)
+    hop: float | None = setting(None, POSITIVE)
+    top_k: int = setting(3, AT_LEAST_ONE)
+    batch_size: int = setting(32, AT_LEAST_ONE)
     framewise: bool = False
-    block_seconds: float = 30.0
+    block_seconds: float = setting(30.0, POSITIVE)
 
     def __post_init__(self) -> None:
-        if self.block_seconds <= 0:
-            raise ConfigError("tag.block_seconds must be positive")
+        super().__post_init__()
+        if self.segment is not None and self.hop is not None and self.hop > self.segment:
+            raise ConfigError(f"tag.hop must be <= tag.segment ({self.segment:g}), got {self.hop:g}: "
+                              "audio between segments would go untagged")
 
 
 @dataclass
-class AutoencoderConfig:
+class AutoencoderConfig(Section):
     """The convolutional autoencoder whose latents feed label spreading (seed: 4096-d, Adam 1e-5)."""
 
-    latent_dim: int = 4096
-    input_frames: int = 128
-    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
-    lr: float = 1e-5
-    batch_size: int = 16
-    epochs: int = 100
-    patience: int = 5
-    val_fraction: float = 0.1
+    section: ClassVar[str] = "autoencoder"
+    latent_dim: int = setting(4096, AT_LEAST_ONE)
+    input_frames: int = setting(128, AT_LEAST_ONE)
+    channels: list[int] = setting(allowed=AT_LEAST_ONE, factory=lambda: [16, 32, 64, 64])
+    lr: float = setting(1e-5, POSITIVE)
+    batch_size: int = setting(16, AT_LEAST_ONE)
+    epochs: int = setting(100, AT_LEAST_ONE)
+    patience: int = setting(5, AT_LEAST_ONE)
+    val_fraction: float = setting(0.1, FRACTION)
 
 
 @dataclass
-class SpreadConfig:
-    """scikit-learn LabelSpreading inside class groups (seed: rbf, gamma 20, alpha 0.2)."""
+class SpreadConfig(Section):
+    """scikit-learn LabelSpreading inside class groups (seed: rbf, gamma 20, alpha 0.2), or confident
+    learning (``method: confident``)."""
 
-    method: str = "spreading"
-    embedding: str = "latent"
-    kernel: str = "rbf"
-    gamma: float = 20.0
-    n_neighbors: int = 7
-    alpha: float = 0.2
-    max_iter: int = 100000
-    tol: float = 0.001
-    pca_components: int | None = 20
+    section: ClassVar[str] = "spread"
+    method: SpreadMethod = "spreading"
+    embedding: Literal["latent", "mfcc_stats"] = "latent"
+    kernel: Literal["rbf", "knn"] = "rbf"
+    gamma: float = setting(20.0, POSITIVE)
+    n_neighbors: int = setting(7, AT_LEAST_ONE)
+    alpha: float = setting(0.2, OPEN_UNIT)
+    max_iter: int = setting(100000, AT_LEAST_ONE)
+    tol: float = setting(0.001, POSITIVE)
+    pca_components: int | None = setting(20, AT_LEAST_ONE)
     groups: str = "all"
     groups_file: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.method not in ("spreading", "confident"):
-            raise ConfigError("spread.method must be 'spreading' (LabelSpreading) or 'confident' (confident learning)")
-        if self.embedding not in ("latent", "mfcc_stats"):
-            raise ConfigError("spread.embedding must be 'latent' or 'mfcc_stats'")
-        if self.kernel not in ("rbf", "knn"):
-            raise ConfigError("spread.kernel must be 'rbf' or 'knn'")
-        if not 0.0 < self.alpha < 1.0:
-            raise ConfigError("spread.alpha must be between 0 and 1")
-
 
 @dataclass
-class SelfTrainConfig:
+class SelfTrainConfig(Section):
     """Self-training rounds: clips whose top probability is in [lower, upper] join the training set;
     ``lower`` moves linearly from ``lower_start`` to ``lower_end`` over the rounds.
     """
 
-    rounds: int = 3
-    epochs_per_round: int = 10
-    lower_start: float = 0.9
-    lower_end: float = 0.7
-    upper: float = 1.0
-    label: str = "predicted"
+    section: ClassVar[str] = "selftrain"
+    rounds: int = setting(3, AT_LEAST_ONE)
+    epochs_per_round: int = setting(10, AT_LEAST_ONE)
+    lower_start: float = setting(0.9, UNIT)
+    lower_end: float = setting(0.7, UNIT)
+    upper: float = setting(1.0, UNIT)
+    label: Literal["predicted", "given"] = "predicted"
     unlabelled_dir: str | None = None
     init_weights: str | None = None
 
     def __post_init__(self) -> None:
-        if self.label not in ("predicted", "given"):
-            raise ConfigError("selftrain.label must be 'predicted' or 'given'")
-        if self.rounds < 1 or self.epochs_per_round < 1:
-            raise ConfigError("selftrain.rounds and selftrain.epochs_per_round must be positive")
-        if not 0.0 <= min(self.lower_start, self.lower_end) <= max(self.lower_start, self.lower_end) <= self.upper <= 1.0:
-            raise ConfigError("selftrain bounds must satisfy 0 <= lower <= upper <= 1")
+        super().__post_init__()
+        if max(self.lower_start, self.lower_end) > self.upper:
+            raise ConfigError(f"selftrain.lower_start and selftrain.lower_end must be <= selftrain.upper "
+                              f"({self.upper:g}), got {self.lower_start:g} and {self.lower_end:g}")
 
 
 @dataclass
-class EnsembleConfig:
-    """How class probabilities of several runs are combined."""
+class EnsembleConfig(Section):
+    """How class probabilities of several runs are combined: runs whose validation MAP@3 is at least
+    ``min_score``, with one weight per run for ``method: weighted``."""
 
-    method: str = "geometric"
-    min_score: float = 0.0
-    weights: list[float] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.method not in ("arithmetic", "geometric", "weighted"):
-            raise ConfigError("ensemble.method must be arithmetic, geometric or weighted")
+    section: ClassVar[str] = "ensemble"
+    method: EnsembleMethod = "geometric"
+    min_score: float = setting(0.0, UNIT)
+    weights: list[float] = setting(allowed=NON_NEGATIVE, factory=list)
 
 
 @dataclass
-class RecipeConfig:
+class RecipeConfig(Section):
     """A second recipe that ``soundtag experiment`` trains beside the seed's stages and reports side
     by side: ``members`` models (seeds seed, seed+1, ...) on the labels the ``cleaner`` trusts, with
     this config's settings changed by ``overrides`` (``--set`` syntax), combined by ``ensemble.method``.
     """
 
-    members: int = 0
-    cleaner: str = "confident"
+    section: ClassVar[str] = "recipe"
+    members: int = setting(0, NON_NEGATIVE)
+    cleaner: Literal["none", SpreadMethod] = "confident"
     overrides: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.members < 0:
-            raise ConfigError("recipe.members must be 0 (no second recipe) or more")
-        if self.cleaner not in ("none", "spreading", "confident"):
-            raise ConfigError("recipe.cleaner must be none, spreading or confident")
+        super().__post_init__()
         for text in self.overrides:
             keys, _ = parse_override(text)
             if keys[0] == "recipe":
                 raise ConfigError(f"recipe.overrides: {text!r} may not change the recipe section itself")
+
+
+def _default_features() -> FeatureConfig:
+    return feature_types()["logmel"]()
 
 
 @dataclass
@@ -328,7 +408,7 @@ class RunConfig:
 
     seed: int = 2018
     audio: AudioConfig = field(default_factory=AudioConfig)
-    features: FeatureConfig = field(default_factory=LogMelConfig)
+    features: FeatureConfig = field(default_factory=_default_features)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -342,6 +422,41 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, the form written to ``config.yaml``."""
         return to_plain(self)
+
+
+def validate(config: RunConfig) -> None:
+    """The checks that span sections (each section checks its own fields, and fields against each
+    other, when built): the feature against the sample rate, the augmentation and the model; the
+    recipe's overrides against the whole. The loader calls it, so a config that loads is a config that
+    runs; ``tag.top_k`` against the number of classes waits for the label map, which no config holds.
+    """
+    from soundtag.features import build_transform  # torch: loaded with the first config, not this module
+    from soundtag.features.registry import TRANSFORMS
+    from soundtag.models.registry import takes_waveform
+
+    config.features.check_loaded()
+    transform = build_transform(config.features, config.audio.sample_rate)  # refuses bands above Nyquist
+    feature = config.features.name
+    if config.train.augment.gain_db > 0 and transform.spectral and not transform.in_db:
+        fits = " or ".join(sorted(n for n, t in TRANSFORMS.items() if t.in_db or not t.spectral))
+        raise ConfigError(f"train.augment.gain_db needs features in dB (gain added) or the waveform (gain "
+                          f"multiplied): features.name {fits}, not {feature}")
+    one_d = takes_waveform(config.model.name)  # refuses an unknown model name too
+    if one_d and transform.spectral:
+        waveforms = " or ".join(sorted(n for n, t in TRANSFORMS.items() if not t.spectral))
+        raise ConfigError(f"model {config.model.name} is 1-D and needs the waveform (features.name: "
+                          f"{waveforms}), not {feature}")
+    if not one_d and not transform.spectral:
+        raise ConfigError(f"model {config.model.name} is 2-D and needs spectral features, not the waveform "
+                          f"(features.name: {feature})")
+    if config.recipe.overrides:
+        try:
+            recipe_member_config(config)
+        except ConfigError as exc:
+            raise ConfigError(f"recipe.overrides: {exc}") from None
+
+
+# --- loading --------------------------------------------------------------------------------------
 
 
 def to_plain(obj: Any) -> Any:
@@ -378,14 +493,15 @@ def build_dataclass(cls: type, data: Any, where: str) -> Any:
 
 
 def _feature_class(data: Any, where: str) -> type[FeatureConfig]:
-    """Pick the feature config class named by ``data['name']``."""
+    """Pick the registered feature config class named by ``data['name']``."""
+    kinds = feature_types()
+    known = ", ".join(sorted(kinds))
     if not isinstance(data, dict) or "name" not in data:
-        raise ConfigError(f"{where}: needs a 'name' ({', '.join(sorted(FeatureConfig.registry))})")
+        raise ConfigError(f"{where}: needs a 'name' ({known})")
     name = data["name"]
-    if name not in FeatureConfig.registry:
-        known = ", ".join(sorted(FeatureConfig.registry))
+    if not isinstance(name, str) or name not in kinds:
         raise ConfigError(f"{where}.name: unknown feature '{name}' (known: {known})")
-    return FeatureConfig.registry[name]
+    return kinds[name]
 
 
 def _join(where: str, key: str) -> str:
@@ -417,7 +533,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
-    if hint is Any:
+    if hint is Any or origin is Literal:  # a Literal's choices are checked by its section (check_settings)
         return value
     if dataclasses.is_dataclass(hint):
         return build_dataclass(hint, value, where)
@@ -432,13 +548,35 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that ``1e-3`` and ``5E+4`` are floats (YAML 1.2) rather than the
+    strings YAML 1.1 makes of exponents without a dot.
+    """
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b=value`` into a key path and a YAML-parsed value."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key=value, got {text!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.load(raw, Loader=ConfigLoader) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return key.strip().split("."), value
@@ -487,7 +625,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=ConfigLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -500,7 +638,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) -> RunConfig:
-    """Build a :class:`RunConfig`; relative paths are resolved against ``base_dir``."""
+    """Build and :func:`validate` a :class:`RunConfig`; relative paths are resolved against ``base_dir``."""
+    config = _build(data, base_dir)
+    validate(config)
+    return config
+
+
+def _build(data: dict[str, Any], base_dir: str | Path | None) -> RunConfig:
     config = build_dataclass(RunConfig, data, "")
     if base_dir is not None:
         _resolve_paths(config, Path(base_dir))
@@ -533,15 +677,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """
     data = read_yaml(path) if path is not None else {}
     base_dir = Path(path).resolve().parent if path is not None else Path.cwd()
-    config = config_from_dict(data, base_dir)
-    if overrides:
-        merged = apply_overrides(config.to_dict(), overrides)
-        config = config_from_dict(merged, Path.cwd())
+    config = _build(data, base_dir)
+    if overrides:  # the file's sections first, so its paths resolve against it; then the overrides
+        config = _build(apply_overrides(config.to_dict(), overrides), Path.cwd())
+    validate(config)  # once, on the result: an override may mend what the file alone got wrong
     return config
 
 
 def save_config(config: RunConfig, path: str | Path) -> None:
     """Write ``config`` as YAML at ``path`` atomically, in a form :func:`load_config` reads back."""
+    from soundtag.fileio import atomic_write_text  # here: it loads numpy, which the CLI's parser need not
+
     text = yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)
     atomic_write_text(path, text)
 

@@ -11,6 +11,7 @@ from torch import nn
 from soundtag.config import ModelConfig, load_config
 from soundtag.errors import ConfigError
 from soundtag.models import MODELS, build_model, count_parameters, model_summary
+from soundtag.models.registry import takes_waveform
 from soundtag.training import feature_bins
 
 SPECTRAL = ("vgg_small", "vgg_large", "cnn2d_mfcc")
@@ -113,24 +114,34 @@ def test_dropout_is_taken_from_the_config():
 
 
 @pytest.mark.parametrize("name", SPECTRAL)
-def test_spectral_models_refuse_raw_audio(name):
-    with pytest.raises(ConfigError, match="raw"):
-        build_model(ModelConfig(name=name), 1, N_CLASSES)
+def test_spectral_models_refuse_raw_audio_at_load(name):
+    with pytest.raises(ConfigError, match=f"model {name} is 2-D and needs spectral features"):
+        load_config(None, ["features.name=raw", f"model.name={name}"])
+
+
+@pytest.mark.parametrize("feature", ["logmel", "mfcc", "spectrogram"])
+def test_raw_model_refuses_spectral_features_at_load(feature):
+    with pytest.raises(ConfigError, match=f"1-D and needs the waveform \\(features.name: raw\\), not {feature}"):
+        load_config(None, [f"features.name={feature}", "model.name=cnn1d_raw"])
 
 
 @pytest.mark.parametrize("bins", [32, 64, 513])
-def test_raw_model_refuses_spectral_features(bins):
-    with pytest.raises(ConfigError, match="features.name: raw"):
+def test_raw_model_refuses_rows_of_spectral_features(bins):
+    with pytest.raises(ConfigError, match=f"reads the waveform as 1 row, got {bins} rows"):
         build_model(ModelConfig(name="cnn1d_raw"), bins, N_CLASSES)
 
 
-def test_feature_kind_mismatch_is_found_from_a_real_config():
-    raw = load_config(None, ["features.name=raw"])
-    logmel = load_config(None, ["model.name=cnn1d_raw"])
-    with pytest.raises(ConfigError):
-        build_model(raw.model, feature_bins(raw), 11)
-    with pytest.raises(ConfigError):
-        build_model(logmel.model, feature_bins(logmel), 11)
+def test_the_models_input_kinds():
+    assert {name for name in MODELS if takes_waveform(name)} == {"cnn1d_raw"}
+    with pytest.raises(ConfigError, match="unknown model 'resnet9000'"):
+        takes_waveform("resnet9000")
+
+
+def test_matching_models_and_features_build_from_a_real_config():
+    raw = load_config(None, ["features.name=raw", "model.name=cnn1d_raw", "model.channels=[4, 4, 4, 4]"])
+    logmel = load_config(None, ["model.channels=[4, 8]", "model.fc_dim=8"])
+    assert build_model(raw.model, feature_bins(raw), 11)(torch.randn(2, 1, 800)).shape == (2, 11)
+    assert build_model(logmel.model, feature_bins(logmel), 11)(torch.randn(2, 64, 16)).shape == (2, 11)
 
 
 def test_raw_model_with_the_wrong_number_of_stages_is_a_config_error():

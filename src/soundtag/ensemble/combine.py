@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-METHODS = ("arithmetic", "geometric", "weighted")
+from soundtag.config import EnsembleConfig, choices
+
+METHODS = choices(EnsembleConfig, "method")
 
 
 def combine_probabilities(probabilities: Sequence[np.ndarray], method: str = "geometric",

@@ -1,26 +1,41 @@
-"""Feature extractors as ``nn.Module``s with their settings fixed at construction.
+"""The feature kinds: each one's config dataclass next to its transform, an ``nn.Module`` with the
+settings fixed at construction, registered together by :func:`register_feature`. Adding a kind is
+a config and a transform here (or in any module imported before configs are loaded), and its test.
 
-Each splits into a batched part (:meth:`FeatureTransform.frames`) that is safe on zero-padded
+Each transform splits into a batched part (:meth:`FeatureTransform.frames`) that is safe on zero-padded
 batches, and an item-wise part (:meth:`FeatureTransform.finish`) applied after trimming, so a
 ragged batch gives exactly what each clip gives alone.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
 import numpy as np
 import torch
 from torch import nn
 
-from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig
+from soundtag.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, FeatureConfig, Range, setting
 from soundtag.errors import ConfigError
 from soundtag.features import functional as Fn
+from soundtag.features.registry import register_feature, transform_type
 
 
 class FeatureTransform(nn.Module):
-    """Waveforms (batch, samples) at ``sample_rate`` to features (batch, bins, frames)."""
+    """Waveforms (batch, samples) at ``sample_rate`` to features (batch, bins, frames), built from a
+    config of the class it was registered with (:func:`~soundtag.features.registry.register_feature`).
+    """
 
-    def __init__(self, sample_rate: int) -> None:
+    config_type: ClassVar[type[FeatureConfig]]
+    #: The values are in dB, so a random gain is added to them.
+    in_db: ClassVar[bool] = False
+    #: Rows are frequency bins over frames, for 2-D models; False: the waveform as one row, for 1-D models.
+    spectral: ClassVar[bool] = True
+
+    def __init__(self, config: FeatureConfig, sample_rate: int) -> None:
         super().__init__()
+        self.config = config
         self.sample_rate = sample_rate
 
     def frames(self, waveforms: torch.Tensor) -> torch.Tensor:
@@ -34,6 +49,11 @@ class FeatureTransform(nn.Module):
     def num_frames(self, num_samples: int) -> int:
         """Frames :meth:`frames` gives for a clip of ``num_samples`` samples."""
         raise NotImplementedError
+
+    @property
+    def fixed_frames(self) -> int | None:
+        """The width :meth:`finish` resizes every clip to, or None when the width follows the clip."""
+        return None
 
     @property
     def num_bins(self) -> int:
@@ -54,12 +74,29 @@ class FeatureTransform(nn.Module):
         return self.finish(self.frames(waveforms))
 
 
+@dataclass
+class StftConfig(FeatureConfig):
+    """Short-time Fourier transform framing shared by the spectral features. An odd ``n_fft`` would
+    give centred frames one fewer than ``1 + samples // hop``, so a clip alone and in a batch would differ.
+    """
+
+    n_fft: int = setting(1024, Range(16, parity="even"))
+    hop_length: int = setting(320, AT_LEAST_ONE)
+    win_length: int | None = setting(None, AT_LEAST_ONE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.win_length is not None and self.win_length > self.n_fft:
+            raise ConfigError(f"features.win_length must be <= n_fft ({self.n_fft}), got {self.win_length}")
+
+
 class StftTransform(FeatureTransform):
     """Features built on centred STFT frames of ``config.n_fft`` samples every ``config.hop_length``."""
 
-    def __init__(self, config: SpectrogramConfig | LogMelConfig, sample_rate: int) -> None:
-        super().__init__(sample_rate)
-        self.config = config
+    config: StftConfig
+
+    def __init__(self, config: StftConfig, sample_rate: int) -> None:
+        super().__init__(config, sample_rate)
         self.register_buffer("window", torch.hann_window(config.win_length or config.n_fft), persistent=False)
 
     def num_frames(self, num_samples: int) -> int:
@@ -74,6 +111,17 @@ class StftTransform(FeatureTransform):
         return self.config.n_fft // 2
 
 
+@dataclass
+class SpectrogramConfig(StftConfig):
+    """The seed's feature: STFT magnitude in dB re the clip's max, clipped, scaled to [0, 1]."""
+
+    name: ClassVar[str] = "spectrogram"
+    hop_length: int = setting(512, AT_LEAST_ONE)
+    top_db: float = setting(80.0, POSITIVE)
+    n_frames: int | None = setting(439, AT_LEAST_ONE)
+
+
+@register_feature(SpectrogramConfig)
 class Spectrogram(StftTransform):
     """The seed's STFT feature: dB re the clip max, clipped, over -top_db, resized to ``n_frames``."""
 
@@ -88,14 +136,41 @@ class Spectrogram(StftTransform):
         return scaled if self.config.n_frames is None else Fn.resize_time(scaled, self.config.n_frames)
 
     @property
+    def fixed_frames(self) -> int | None:
+        return self.config.n_frames
+
+    @property
     def num_bins(self) -> int:
         return self.config.n_fft // 2 + 1
 
 
+@dataclass
+class LogMelConfig(StftConfig):
+    """Log-mel power spectrogram in dB with a floor: the default feature for new runs."""
+
+    name: ClassVar[str] = "logmel"
+    n_mels: int = setting(64, AT_LEAST_ONE)
+    fmin: float = setting(50.0, NON_NEGATIVE)
+    fmax: float | None = setting(None, POSITIVE)
+    amin: float = setting(1e-10, POSITIVE)
+    top_db: float | None = setting(None, POSITIVE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.fmax is not None and self.fmax <= self.fmin:
+            raise ConfigError(f"features.fmax must be > fmin ({self.fmin:g}), got {self.fmax:g}")
+
+    def check_loaded(self) -> None:
+        if self.n_mels > self.n_fft // 2 + 1:  # it computes, but some bands hold no FFT bin
+            raise ConfigError(f"features.n_mels must be <= n_fft // 2 + 1 ({self.n_fft // 2 + 1}), got {self.n_mels}")
+
+
+@register_feature(LogMelConfig)
 class LogMel(StftTransform):
     """Log-mel power spectrogram in dB with a floor (``amin``) and an optional ``top_db``."""
 
     config: LogMelConfig
+    in_db = True
 
     def __init__(self, config: LogMelConfig, sample_rate: int) -> None:
         super().__init__(config, sample_rate)
@@ -118,10 +193,28 @@ class LogMel(StftTransform):
         return self.config.n_mels
 
 
+@dataclass
+class MfccConfig(LogMelConfig):
+    """MFCCs: DCT-II (orthonormal) of the log-mel spectrogram, with optional deltas."""
+
+    name: ClassVar[str] = "mfcc"
+    n_mfcc: int = setting(20, AT_LEAST_ONE)
+    top_db: float | None = setting(80.0, POSITIVE)
+    deltas: Literal[0, 1, 2] = 0
+    delta_width: int = setting(9, Range(3, parity="odd"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_mfcc > self.n_mels:
+            raise ConfigError(f"features.n_mfcc must be <= n_mels ({self.n_mels}), got {self.n_mfcc}")
+
+
+@register_feature(MfccConfig)
 class MFCC(LogMel):
-    """MFCCs with optional deltas stacked along the coefficient axis."""
+    """MFCCs with optional deltas stacked along the coefficient axis (not in dB: a gain moves only c0)."""
 
     config: MfccConfig
+    in_db = False
 
     @property
     def num_bins(self) -> int:
@@ -132,8 +225,18 @@ class MFCC(LogMel):
         return Fn.mfcc_from_log_mel(super().finish(frames), c.n_mfcc, c.deltas, c.delta_width)
 
 
+@dataclass
+class RawConfig(FeatureConfig):
+    """The waveform itself, for 1-D CNNs."""
+
+    name: ClassVar[str] = "raw"
+
+
+@register_feature(RawConfig)
 class Raw(FeatureTransform):
     """The waveform itself as (batch, 1, samples)."""
+
+    spectral = False
 
     def frames(self, waveforms: torch.Tensor) -> torch.Tensor:
         return waveforms.unsqueeze(1)
@@ -155,16 +258,8 @@ class Raw(FeatureTransform):
 
 
 def build_transform(config: FeatureConfig, sample_rate: int) -> FeatureTransform:
-    """The transform for a feature config, found by its ``name``."""
-    if isinstance(config, SpectrogramConfig):
-        return Spectrogram(config, sample_rate)
-    if isinstance(config, MfccConfig):
-        return MFCC(config, sample_rate)
-    if isinstance(config, LogMelConfig):
-        return LogMel(config, sample_rate)
-    if isinstance(config, RawConfig):
-        return Raw(sample_rate)
-    raise TypeError(f"no transform for feature config {type(config).__name__}")
+    """The transform registered with ``config``'s class, built for audio at ``sample_rate``."""
+    return transform_type(config)(config, sample_rate)
 
 
 # Samples per packed call of :meth:`FeatureTransform.frames`: enough to amortise torch's per-call

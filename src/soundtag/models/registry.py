@@ -32,7 +32,7 @@ def _cnn2d_mfcc(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
 def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     """1-D CNN on the waveform."""
     if in_bins != 1:
-        raise ConfigError("model cnn1d_raw needs features.name: raw")
+        raise ConfigError(f"model cnn1d_raw reads the waveform as 1 row, got {in_bins} rows")
     channels = config.channels or (16, 32, 64, 128)
     if len(channels) != 4:
         raise ConfigError(f"model cnn1d_raw has 4 pooling stages: model.channels needs 4 widths, got {len(channels)}")
@@ -47,12 +47,22 @@ MODELS: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {
 }
 
 
+# The 1-D models, on the waveform (batch, 1, samples); the others are 2-D, on spectral features.
+WAVEFORM_MODELS = frozenset({"cnn1d_raw"})
+
+
+def takes_waveform(name: str) -> bool:
+    """Whether model ``name`` is 1-D on the waveform (else 2-D on spectral features); an unknown name
+    is a ConfigError listing the known ones. :func:`soundtag.config.validate` checks the features with it.
+    """
+    if name not in MODELS:
+        raise ConfigError(f"model.name: unknown model '{name}' (known: {', '.join(sorted(MODELS))})")
+    return name in WAVEFORM_MODELS
+
+
 def build_model(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     """The model ``config.name`` for inputs of ``in_bins`` rows and ``n_classes`` outputs."""
-    if config.name not in MODELS:
-        raise ConfigError(f"model.name: unknown model '{config.name}' (known: {', '.join(sorted(MODELS))})")
-    if config.name != "cnn1d_raw" and in_bins == 1:
-        raise ConfigError(f"model {config.name} is 2-D and needs spectral features, not raw audio")
+    takes_waveform(config.name)  # refuses an unknown name
     return MODELS[config.name](config, in_bins, n_classes)
 
 

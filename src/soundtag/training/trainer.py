@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from soundtag.config import RunConfig
 from soundtag.data import Example, FeatureCache, FeatureDataset
-from soundtag.errors import ConfigError
+from soundtag.features import build_transform
 from soundtag.training import distributed as dd
 from soundtag.training.augment import augment_batch
 from soundtag.training.losses import smooth, weighted_loss
@@ -105,9 +105,7 @@ class Trainer(EpochLoop):
         self.dataset = FeatureDataset(
             data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed
         )
-        self.feature = config.features.name
-        if config.train.augment.gain_db > 0 and self.feature not in ("logmel", "raw"):
-            raise ConfigError("train.augment.gain_db works on logmel (added in dB) or raw (multiplied) features")
+        self.transform = build_transform(config.features, config.audio.sample_rate)  # in_db, spectral: how to augment
         self.writes = dd.is_main_process()
         self.progress = progress and self.writes
         self.forward_model: nn.Module = self.model
@@ -151,7 +149,7 @@ class Trainer(EpochLoop):
             targets = targets.to(self.device, non_blocking=True)
             soft = smooth(nn.functional.one_hot(targets, self.data.n_classes).float(), cfg.label_smoothing)
             inputs, soft, weights = augment_batch(inputs, soft, weights.to(self.device).float(), cfg.augment,
-                                                  in_db=self.feature == "logmel", spectral=self.feature != "raw")
+                                                  in_db=self.transform.in_db, spectral=self.transform.spectral)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 logits = self.forward_model(inputs)
             loss = weighted_loss(logits.float(), soft, weights, cfg.loss, cfg.gce_q)

@@ -7,6 +7,7 @@ Nothing here writes outside ``tmp_path``: the demo corpus, fsd-mini and ``~/.cac
 from __future__ import annotations
 
 import os
+import re
 
 # One compute thread unless the caller chose otherwise (set before torch is imported; subprocesses
 # inherit it). The tests run many small tensor ops, for which a second OpenMP thread only adds
@@ -24,6 +25,39 @@ from hypothesis import settings
 from tests.helpers import DEMO, FSD_MINI
 
 CORPORA = (DEMO, FSD_MINI)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--device", default="cpu", metavar="DEVICE",
+        help="torch device of the tests that take the `device` fixture (cpu, cuda, cuda:1, mps; default cpu); "
+             "they are skipped when the device is not available",
+    )
+
+
+def pytest_configure(config):
+    name = config.getoption("--device")
+    if not re.fullmatch(r"(cpu|cuda|mps)(:\d+)?", name):
+        raise pytest.UsageError(f"--device {name}: the device tests run on cpu, cuda, cuda:N or mps")
+
+
+@pytest.fixture(scope="session")
+def device(request):
+    """The ``torch.device`` given with ``--device`` (default ``cpu``); skips the test when that device is
+    not available here, as torchaudio's ``*_cuda_test.py`` skip without a GPU."""
+    import torch
+
+    name = request.config.getoption("--device")
+    chosen = torch.device(name)
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            pytest.skip(f"--device {name}: CUDA is not available (torch.cuda.is_available() is False)")
+        if (chosen.index or 0) >= torch.cuda.device_count():
+            pytest.skip(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif chosen.type == "mps" and not torch.backends.mps.is_available():
+        pytest.skip(f"--device {name}: MPS is not available")
+    return chosen
+
 
 # Property tests: no deadline (the first call builds filterbanks), no example database written into
 # the repository, and a fixed seed so a failure reproduces on the next run.

@@ -9,7 +9,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig
+from soundtag.config import FeatureConfig, LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig, feature_types
 from soundtag.features import MFCC, FeatureTransform, LogMel, Raw, Spectrogram, build_transform, extract_batch
 from soundtag.features.transforms import pack_offsets
 from tests.helpers import documented_shape
@@ -203,8 +203,29 @@ def test_build_transform_picks_the_class(config, cls):
 
 
 def test_every_registered_feature_has_a_transform():
-    for name, cls in FeatureConfig.registry.items():
-        assert isinstance(build_transform(cls(), SR), FeatureTransform), name
+    for name, cls in feature_types().items():
+        transform = build_transform(cls(), SR)
+        assert isinstance(transform, FeatureTransform), name
+        assert transform.config_type is cls
+
+
+@pytest.mark.parametrize(
+    ("config", "in_db", "spectral", "fixed_frames"),
+    [
+        (LogMelConfig(), True, True, None),
+        (MfccConfig(), False, True, None),  # a gain in dB would move only c0
+        (SpectrogramConfig(), False, True, 439),  # scaled re the clip's max: a gain changes nothing
+        (SpectrogramConfig(n_frames=None), False, True, None),
+        (RawConfig(), False, False, None),
+    ],
+)
+def test_transforms_say_what_the_other_stages_need(config, in_db, spectral, fixed_frames):
+    transform = build_transform(config, SR)
+    assert (transform.in_db, transform.spectral, transform.fixed_frames) == (in_db, spectral, fixed_frames)
+    clip = np.random.default_rng(0).uniform(-1, 1, SR // 3).astype(np.float32)
+    out = single(transform, clip)
+    assert out.shape[0] == transform.num_bins
+    assert out.shape[1] == (fixed_frames or transform.num_frames(len(clip)))
 
 
 def test_unknown_config_type_is_a_type_error():
@@ -285,3 +306,47 @@ def test_mel_band_above_nyquist_is_a_config_error():
         build_transform(LogMelConfig(fmin=9000.0), 16000)
     with pytest.raises(ConfigError, match="half the sample rate"):
         build_transform(LogMelConfig(fmax=12000.0), 16000)
+
+
+# --- on the device of ``pytest --device`` (cpu by default; cuda runs the GPU code path) -------------
+
+# CPU features against the device's: the librosa-parity tolerances (dB for logmel, coefficients for
+# mfcc, unit scale for the seed spectrogram); the waveform passes through untouched.
+DEVICE_ATOL = {"logmel": 1e-2, "mfcc": 1e-2, "spectrogram": 1e-4, "spectrogram-native": 1e-4, "raw": 0.0}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_transforms_on_the_device_give_the_cpu_features(ragged_clips, name, device):
+    on_cpu = build_transform(CONFIGS[name], SR)
+    on_device = build_transform(CONFIGS[name], SR).to(device)
+    for clip in (ragged_clips[0], ragged_clips[4], ragged_clips[-1]):  # loud, quiet, tiny
+        waveform = torch.from_numpy(clip)[None]
+        with torch.inference_mode():
+            expected = on_cpu(waveform)
+            got = on_device(waveform.to(device))
+        assert got.device.type == device.type and got.dtype == torch.float32
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got.cpu().numpy(), expected.numpy(), rtol=0, atol=DEVICE_ATOL[name])
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_batch_equals_each_clip_alone_on_the_device(ragged_clips, name, device):
+    transform = build_transform(CONFIGS[name], SR).to(device)
+    a, b, c = ragged_clips[0], ragged_clips[1], ragged_clips[2]
+    n = min(len(a), len(b), len(c), 2 * SR)
+    same_length = torch.from_numpy(np.stack([a[:n], b[:n], 0.001 * a[:n], c[:n]])).to(device)
+    with torch.inference_mode():
+        batched = transform(same_length)
+        for i in range(len(same_length)):
+            alone = transform(same_length[i : i + 1])
+            np.testing.assert_allclose(batched[i].cpu().numpy(), alone[0].cpu().numpy(), rtol=0,
+                                       atol=max(DEVICE_ATOL[name], 1e-4))
+        # a zero-padded shorter clip: its own frames of the batch, finished alone, are the clip alone
+        shorter = c[: n // 3]
+        padded = torch.zeros(2, n, device=device)
+        padded[0] = same_length[0]
+        padded[1, : len(shorter)] = torch.from_numpy(shorter).to(device)
+        frames = transform.frames(padded)[1:, :, : transform.num_frames(len(shorter))]
+        alone = transform(torch.from_numpy(shorter)[None].to(device))
+        np.testing.assert_allclose(transform.finish(frames).cpu().numpy(), alone.cpu().numpy(), rtol=0,
+                                   atol=max(DEVICE_ATOL[name], 1e-4))

@@ -23,7 +23,7 @@ DEMO_FILE = DEMO / "audio_test" / "01423593.flac"
 
 @pytest.fixture(scope="module")
 def tagger(tiny_run) -> Tagger:
-    return Tagger(tiny_run, device="cpu")
+    return Tagger.from_run(tiny_run, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -174,26 +174,81 @@ def test_a_corrupt_file_is_an_audio_error(tagger, tmp_path):
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(SoundtagError, match="not a run folder"):
-        Tagger(tmp_path)
+        Tagger.from_run(tmp_path)
 
 
 def test_a_missing_checkpoint_is_refused(tiny_run):
     with pytest.raises(SoundtagError, match="checkpoint not found"):
-        Tagger(tiny_run, checkpoint="nope.pt")
+        Tagger.from_run(tiny_run, checkpoint="nope.pt")
 
 
-def test_weights_that_do_not_fit_the_config_are_refused(tiny_run, tmp_path):
+def edited_copy(tiny_run, tmp_path, keep_manifest: bool):
+    """A copy of the run whose config asks for another model (with or without the run's manifest)."""
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["model"]["fc_dim"] = 48
     (run / "config.yaml").write_text(yaml.safe_dump(config))
+    if not keep_manifest:
+        (run / "manifest.json").unlink()
+    return run
+
+
+def test_an_edited_config_is_refused_by_the_manifest(tiny_run, tmp_path):
+    with pytest.raises(SoundtagError, match=r"config.yaml: changed after the run was written"):
+        Tagger.from_run(edited_copy(tiny_run, tmp_path, keep_manifest=True))
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(tiny_run, tmp_path):
     with pytest.raises(SoundtagError, match="weights do not fit"):
-        Tagger(run)
+        Tagger.from_run(edited_copy(tiny_run, tmp_path, keep_manifest=False))
+
+
+@pytest.mark.parametrize("edit", ["rename", "drop"])
+def test_an_edited_label_map_is_refused_naming_it(tiny_run, tmp_path, edit):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    labels = json.loads((run / "label_map.json").read_text())["labels"]
+    labels = [labels[0] + "_renamed", *labels[1:]] if edit == "rename" else labels[:-1]
+    (run / "label_map.json").write_text(json.dumps({"labels": labels}))
+    with pytest.raises(SoundtagError, match=r"label_map.json: changed after the run was written"):
+        Tagger.from_run(run)
+
+
+def test_a_label_map_of_another_size_is_refused_without_a_digest(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    labels = json.loads((run / "label_map.json").read_text())["labels"]
+    (run / "label_map.json").write_text(json.dumps({"labels": labels[:-1]}))
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["label_map_sha256"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SoundtagError, match=rf"label_map.json: lists {len(labels) - 1} labels but the model has "):
+        Tagger.from_run(run)
+
+
+def test_a_tagger_built_from_memory_matches_the_run(tagger):
+    from_memory = Tagger(tagger.model, tagger.transform, tagger.labels, tagger.config, device="cpu")
+    np.testing.assert_allclose(from_memory.tag_file(DEMO_FILE).tags[0][1], tagger.tag_file(DEMO_FILE).tags[0][1])
+    assert from_memory.run_dir is None
+
+
+def test_a_tagger_from_memory_needs_sorted_labels_and_a_matching_rate(tagger):
+    with pytest.raises(SoundtagError, match="sorted and unique"):
+        Tagger(tagger.model, tagger.transform, list(reversed(tagger.labels)), tagger.config)
+    other = tagger.config.__class__(audio=tagger.config.audio.__class__(sample_rate=16000),
+                                    features=tagger.config.features)
+    with pytest.raises(SoundtagError, match="16000"):
+        Tagger(tagger.model, tagger.transform, tagger.labels, other)
+
+
+def test_a_checkpoint_name_may_not_leave_the_run(tiny_run):
+    with pytest.raises(SoundtagError, match="inside"):
+        Tagger.from_run(tiny_run, checkpoint="../best.pt")
 
 
 def test_the_last_checkpoint_can_be_chosen(tiny_run):
-    last = Tagger(tiny_run, checkpoint="last.pt", device="cpu")
+    last = Tagger.from_run(tiny_run, checkpoint="last.pt", device="cpu")
     check_tags(last, last.tag_file(DEMO_FILE).tags, 3)
 
 
@@ -243,3 +298,26 @@ def test_framewise_cli(tiny_run, long_file, tmp_path):
     assert main(["tag", str(tiny_run), str(long_file), "--framewise", "--segment", "3", "-o", str(out), "--quiet"]) == 0
     (item,) = json.loads(out.read_text())["files"]
     assert [s["start"] for s in item["segments"]] == [0, 3, 6, 9, 12]
+
+
+# --- on the device of ``pytest --device`` (cpu by default) ----------------------------------------
+
+
+def test_a_tagger_on_the_device_gives_the_cpu_probabilities(device, tagger, long_file, long_signal):
+    on_device = Tagger.from_run(tagger.run_dir, device=str(device))
+    assert on_device.device.type == device.type
+    assert all(p.device.type == device.type for p in on_device.model.parameters())
+    assert all(p.device.type == "cpu" for p in tagger.model.parameters())  # the CPU tagger was left alone
+    atol = 1e-5 if device.type == "cpu" else 2e-3  # TF32 convolutions on CUDA round to ~1e-3 relative
+    features = extract_batch(tagger.transform, [long_signal[: 3 * SR], long_signal[SR : SR + SR // 2]])
+    np.testing.assert_allclose(on_device.probabilities(features), tagger.probabilities(features), rtol=0, atol=atol)
+    labels = tagger.labels
+    expected, got = tagger.tag_file(long_file, k=len(labels)), on_device.tag_file(long_file, k=len(labels))
+    assert [(s.start, s.end) for s in got.segments] == [(s.start, s.end) for s in expected.segments]
+    for ours, theirs in zip([got, *got.segments], [expected, *expected.segments]):
+        np.testing.assert_allclose([as_dict(ours.tags)[label] for label in labels],
+                                   [as_dict(theirs.tags)[label] for label in labels], rtol=0, atol=atol)
+    frames, centres = on_device.frame_probabilities(long_signal)
+    expected_frames, expected_centres = tagger.frame_probabilities(long_signal)
+    np.testing.assert_array_equal(centres, expected_centres)
+    np.testing.assert_allclose(frames, expected_frames, rtol=0, atol=atol)

@@ -232,3 +232,35 @@ def test_metrics_csv_rows_are_written_after_every_epoch(synthetic, tmp_path):
     trainer.fit()
     assert seen == [1, 2]
     assert len(metrics_without_seconds(run)) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# on the device of ``pytest --device`` (cpu by default)
+
+
+def test_a_short_fit_on_the_device_learns_and_saves_weights_the_cpu_can_use(synthetic, tmp_path, device):
+    run = tmp_path / "run"
+    run.mkdir()
+    trainer = Trainer(unit_config(epochs=6, lr=0.01, device=str(device)), unit_model(), synthetic, run,
+                      progress=False)
+    result = trainer.fit()
+    assert trainer.device.type == device.type
+    assert all(p.device.type == device.type for p in trainer.model.parameters())
+    losses = [row["loss"] for row in result.history]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert result.best_score > 1 / 3
+    last = load_checkpoint(run / "last.pt")  # read onto the CPU
+    assert last["epoch"] == 6
+    for key, value in trainer.model.state_dict().items():
+        assert last["model"][key].device.type == "cpu"
+        assert torch.equal(last["model"][key], value.cpu()), key
+    on_cpu = unit_model(seed=99)
+    on_cpu.load_state_dict(last["model"])
+    on_cpu.eval()
+    trainer.model.eval()
+    x = torch.from_numpy(np.random.default_rng(3).normal(size=(3, BINS, WIDTH)).astype(np.float32))
+    with torch.inference_mode():
+        expected = torch.softmax(on_cpu(x), dim=1)
+        got = torch.softmax(trainer.model(x.to(device)).float(), dim=1).cpu()
+    # TF32 convolutions on CUDA round to ~1e-3 relative
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6 if device.type == "cpu" else 2e-3)

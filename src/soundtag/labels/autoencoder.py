@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +17,14 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from soundtag.config import RunConfig, load_config, save_config
+from soundtag.config import RunConfig
 from soundtag.data import Clip, FeatureCache, cache_features, read_corpus
 from soundtag.errors import SoundtagError
+from soundtag.features import build_transform
 from soundtag.features import functional as Fn
 from soundtag.fileio import atomic_write
-from soundtag.training import EpochLoop, TrainResult, feature_bins, resolve_device
-from soundtag.training.run import run_logger, seed_everything
+from soundtag.runs import RunFolder, open_run, run_logger
+from soundtag.training import EpochLoop, TrainResult, feature_bins, resolve_device, seed_everything
 
 LATENTS_FILE = "latents.npz"
 
@@ -74,8 +76,8 @@ class ConvAutoencoder(nn.Module):
 
 
 def input_frames(config: RunConfig) -> int:
-    """The fixed width clips are resized to: the seed spectrogram's own width, else the config's."""
-    return int(getattr(config.features, "n_frames", None) or config.autoencoder.input_frames)
+    """The fixed width clips are resized to: the feature's own (the seed spectrogram's), else the config's."""
+    return build_transform(config.features, config.audio.sample_rate).fixed_frames or config.autoencoder.input_frames
 
 
 class ResizedClips(Dataset):
@@ -175,12 +177,19 @@ class Latents:
 
     @classmethod
     def load(cls, path: str | Path) -> Latents:
-        """Read latents written by :meth:`save`."""
+        """Read latents written by :meth:`save`, refusing anything else (or rows that disagree) by name."""
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls(data["fnames"], data["labels"], data["verified"], data["vectors"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise SoundtagError(f"{path}: not a latents file ({exc})") from None
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with data:
+                latents = cls(data["fnames"], data["labels"], data["verified"], data["vectors"])
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise SoundtagError(f"{path}: not a latents file ({exc or type(exc).__name__})") from None
+        rows = {len(latents.fnames), len(latents.labels), len(latents.verified), len(latents.vectors)}
+        if len(rows) != 1 or latents.vectors.ndim != 2:
+            raise SoundtagError(f"{path}: not a latents file (names, labels, flags and vectors disagree in length)")
+        return latents
 
 
 @torch.inference_mode()
@@ -205,13 +214,11 @@ class AutoencoderRun:
 
 def train_autoencoder(config: RunConfig, run_dir: str | Path, progress: bool = True) -> AutoencoderRun:
     """Train (or resume, when ``run_dir`` holds this config's run) and write the train latents."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved = run_dir / "config.yaml"
-    resume = (run_dir / "last.pt").exists()
-    if resume and load_config(saved).to_dict() != config.to_dict():
-        raise SoundtagError(f"{run_dir}: already holds an autoencoder of another config; choose another --out")
-    save_config(config, saved)
+    with open_run(run_dir, config) as (folder, config, _):
+        return _train_autoencoder(config, folder, progress)
+
+
+def _train_autoencoder(config: RunConfig, folder: RunFolder, progress: bool) -> AutoencoderRun:
     seed_everything(config.seed)
     corpus = read_corpus(config.data.corpus)
     cache = FeatureCache(config.data.cache_dir, config.audio, config.features)
@@ -219,6 +226,8 @@ def train_autoencoder(config: RunConfig, run_dir: str | Path, progress: bool = T
                             num_workers=config.data.num_workers, progress=progress)
     failed = {path for path, _ in report.failures}
     clips = [c for c in corpus.train if str(c.path) not in failed]
+    if not clips:
+        raise SoundtagError(f"{config.data.corpus}: no train clip could be read for the autoencoder")
     frames = input_frames(config)
     everything = ResizedClips(cache, [str(c.path) for c in clips], frames)
     val_count = int(round(config.autoencoder.val_fraction * len(clips)))
@@ -231,15 +240,15 @@ def train_autoencoder(config: RunConfig, run_dir: str | Path, progress: bool = T
     mean, std = input_statistics(train_set)
     model.input_mean.fill_(mean)
     model.input_std.fill_(std)
-    with run_logger(run_dir, console=progress, name="soundtag.autoencoder") as logger:
+    with run_logger(folder, console=progress, name="soundtag.autoencoder") as logger:
         logger.info("autoencoder: %d train / %d validation clips of %dx%d, latent %d", len(train_set),
                     len(val_set), feature_bins(config), frames, ae.latent_dim)
-        trainer = AutoencoderTrainer(config, model, train_set, val_set, run_dir, progress, logger)
-        if resume:
+        trainer = AutoencoderTrainer(config, model, train_set, val_set, folder.path, progress, logger)
+        if folder.last_path.exists():
             trainer.resume()
         result = trainer.fit()
         trainer.load_best()
     latents = Latents(np.array([c.fname for c in clips]), np.array([str(c.label) for c in clips]),
                       np.array([bool(c.verified) for c in clips]), encode_clips(model, everything, trainer.device))
-    latents.save(run_dir / LATENTS_FILE)
+    latents.save(folder.path / LATENTS_FILE)
     return AutoencoderRun(model, clips, everything, result, latents)

@@ -19,15 +19,16 @@ import pandas as pd
 from benchmarks.common import append_section, experiment_parser, section_header
 from soundtag.config import load_config
 from soundtag.experiment import run_experiment
+from soundtag.reports import ExperimentSummary
 
 SINGLE = ("all_labels", "verified", "promoted", "selftrain")
 
 
-def stage_table(summary: dict) -> pd.DataFrame:
+def stage_table(summary: ExperimentSummary) -> pd.DataFrame:
     """Test MAP@3, accuracy and minutes of every stage."""
-    return pd.DataFrame([{"stage": name, "test MAP@3": round(s["map3"], 4), "test accuracy": round(s["accuracy"], 4),
-                          "minutes": round(summary["seconds"].get(name, 0.0) / 60, 1)}
-                         for name, s in summary["stages"].items()])
+    return pd.DataFrame([{"stage": name, "test MAP@3": round(s.map3, 4), "test accuracy": round(s.accuracy, 4),
+                          "minutes": round(summary.seconds.get(name, 0.0) / 60, 1)}
+                         for name, s in summary.stages.items()])
 
 
 def spreading_table(out: Path) -> pd.DataFrame:
@@ -42,9 +43,9 @@ def spreading_table(out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def targets(summary: dict, spreading: pd.DataFrame, embedding: str, scheme: str) -> list[str]:
+def targets(summary: ExperimentSummary, spreading: pd.DataFrame, embedding: str, scheme: str) -> list[str]:
     """One line per target, met or missed."""
-    s = {k: v["map3"] for k, v in summary["stages"].items()}
+    s = {k: v.map3 for k, v in summary.stages.items()}
     chosen = spreading[(spreading["embedding"] == embedding) & (spreading["scheme"] == scheme)].iloc[0]
     checks = [
         ("(c) promoted beats (a) all labels and (b) verified", s["promoted"] > max(s["all_labels"], s["verified"])),
@@ -74,7 +75,7 @@ def main() -> int:
             + "\n".join(targets(summary, spreading, "autoencoder latents", config.spread.groups)
                         + targets(summary, spreading, "MFCC mean/std reference", config.spread.groups)[2:]) + "\n")
     print(text)
-    print(json.dumps(summary["stages"]))
+    print(json.dumps(summary.to_dict()["stages"], default=float))
     if args.append:
         append_section(Path(args.append), text)
     return 0

@@ -23,36 +23,37 @@ import pandas as pd
 
 from benchmarks.common import append_section, experiment_parser, section_header
 from soundtag.config import load_config
-from soundtag.experiment import run_experiment, training_minutes
+from soundtag.experiment import run_experiment
+from soundtag.reports import ExperimentSummary, training_minutes
 
 
-def recipe_table(summary: dict) -> pd.DataFrame:
+def recipe_table(summary: ExperimentSummary) -> pd.DataFrame:
     """Both recipes' final test scores and training minutes."""
     rows = []
-    for name, recipe in summary["recipes"].items():
+    for name, recipe in summary.recipes.items():
         what = ("seed: autoencoder, spreading, all/verified/promoted, self-training, ensemble" if name == "seed" else
-                f"{recipe['cleaner']} cleaner + {recipe['members']}-member ensemble")
-        rows.append({"recipe": what, "models trained": len(recipe["runs"]), "test MAP@3": round(recipe["map3"], 4),
-                     "test accuracy": round(recipe["accuracy"], 4), "training minutes": recipe["train_minutes"]})
+                f"{recipe.cleaner} cleaner + {recipe.members}-member ensemble")
+        rows.append({"recipe": what, "models trained": len(recipe.runs), "test MAP@3": round(recipe.map3, 4),
+                     "test accuracy": round(recipe.accuracy, 4), "training minutes": recipe.train_minutes})
     return pd.DataFrame(rows)
 
 
-def stage_table(summary: dict) -> pd.DataFrame:
+def stage_table(summary: ExperimentSummary) -> pd.DataFrame:
     """Test MAP@3 and accuracy of every model and ensemble."""
-    return pd.DataFrame([{"stage": name, "test MAP@3": round(s["map3"], 4), "test accuracy": round(s["accuracy"], 4)}
-                         for name, s in summary["stages"].items()])
+    return pd.DataFrame([{"stage": name, "test MAP@3": round(s.map3, 4), "test accuracy": round(s.accuracy, 4)}
+                         for name, s in summary.stages.items()])
 
 
-def minutes_table(summary: dict) -> pd.DataFrame:
+def minutes_table(summary: ExperimentSummary) -> pd.DataFrame:
     """Training minutes of every model each recipe trains."""
     return pd.DataFrame([{"recipe": name, "model": Path(run).relative_to(Path(run).parents[1]).as_posix()
                           if "selftrain" in run else Path(run).name, "training minutes": round(training_minutes(Path(run)), 2)}
-                         for name, recipe in summary["recipes"].items() for run in recipe["runs"]])
+                         for name, recipe in summary.recipes.items() for run in recipe.runs])
 
 
-def cleaner_table(summary: dict, out: Path, scheme: str) -> pd.DataFrame:
+def cleaner_table(summary: ExperimentSummary, out: Path, scheme: str) -> pd.DataFrame:
     """Precision of the clips each cleaner promotes and recall of wrong labels caught (train_truth.csv)."""
-    rows = [dict(row) for row in summary.get("cleaners", [])]
+    rows = [dict(row) for row in summary.cleaners or []]
     reference = out / "reference-mfcc" / "spread-compare.csv"
     if reference.is_file():
         ref = pd.read_csv(reference).set_index("scheme").loc[scheme]
@@ -63,13 +64,13 @@ def cleaner_table(summary: dict, out: Path, scheme: str) -> pd.DataFrame:
                                  "wrong_caught_pct": "wrong labels caught % (recall)"})
 
 
-def verdict(summary: dict) -> str:
-    seed, recipe = summary["recipes"]["seed"], summary["recipes"]["recipe"]
-    better = recipe["map3"] > seed["map3"]
-    faster = recipe["train_minutes"] <= seed["train_minutes"]
+def verdict(summary: ExperimentSummary) -> str:
+    seed, recipe = summary.recipes["seed"], summary.recipes["recipe"]
+    better = recipe.map3 > seed.map3
+    faster = recipe.train_minutes <= seed.train_minutes
     return (f"- {'met' if better and faster else 'MISSED'}: recipe-best beats the seed ensemble on test MAP@3 "
-            f"({recipe['map3']:.4f} vs {seed['map3']:.4f}) in no more training time "
-            f"({recipe['train_minutes']:.1f} vs {seed['train_minutes']:.1f} min)")
+            f"({recipe.map3:.4f} vs {seed.map3:.4f}) in no more training time "
+            f"({recipe.train_minutes:.1f} vs {seed.train_minutes:.1f} min)")
 
 
 ABLATION: dict[str, list[str]] = {
@@ -135,7 +136,7 @@ def main() -> int:
             + cleaner_table(summary, Path(args.out), config.spread.groups).to_markdown(index=False)
             + "\n\n### Target\n\n" + verdict(summary) + "\n")
     print(text)
-    print(json.dumps(summary["recipes"]))
+    print(json.dumps(summary.to_dict()["recipes"], default=float))
     if args.append:
         append_section(Path(args.append), text)
     return 0

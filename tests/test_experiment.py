@@ -4,7 +4,10 @@ summary.json and a report with every table and picture; the stage commands work 
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -74,13 +77,32 @@ def test_stage_outputs(experiment_dir):
     assert len(submission) == 34 and all(len(s.split()) == 3 for s in submission["label"])
 
 
+def finished_stage_files(exp: Path) -> dict[str, tuple[int | None, str]]:
+    """What each trained stage leaves, as (mtime_ns, SHA-256): every classifier run's metrics.csv and
+    best.pt (self-training rounds included) and the autoencoder's latents.npz. An epoch trained again
+    would change metrics.csv (its wall-clock seconds) and touch best.pt; metrics.csv and latents.npz
+    are rewritten with the same bytes by a resumed run, so only their content counts (mtime None).
+    """
+    files = {p: p.stat().st_mtime_ns for p in sorted(exp.glob("runs/**/best.pt"))}
+    files.update({p: None for p in sorted(exp.glob("runs/**/metrics.csv"))})
+    files[exp / "autoencoder" / "latents.npz"] = None
+    return {p.relative_to(exp).as_posix(): (mtime, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p, mtime in files.items()}
+
+
 @pytest.mark.e2e
 def test_rerun_reuses_finished_stages(experiment_dir, capsys):
+    exp = experiment_dir / "exp"
+    before = finished_stage_files(exp)
+    runs = {Path(name).parent.as_posix() for name in before if name.endswith("best.pt")}
+    assert {"runs/all_labels", "runs/verified", "runs/promoted", "runs/selftrain/round-1",
+            "runs/selftrain/round-2"} <= runs
     with single_thread_torch():
         code = main(["experiment", CONFIG, *TINY, "--cache-dir", str(experiment_dir / "cache"),
-                     "--out", str(experiment_dir / "exp"), "--quiet"])
+                     "--out", str(exp), "--quiet"])
     assert code == 0
     assert "ensemble: test MAP@3" in capsys.readouterr().out
+    assert finished_stage_files(exp) == before  # no epoch trained again, no latents changed
 
 
 @pytest.mark.e2e
@@ -125,3 +147,15 @@ def test_second_recipe_trains_beside_the_reused_seed_stages(experiment_dir, caps
         assert 0.0 <= row["promoted_precision"] <= 1.0 and 0.0 <= row["wrong_caught_pct"] <= 100.0
     page = (exp / "report.html").read_text()
     assert "Recipes side by side" in page and "confident cleaner, 2-member ensemble" in page
+
+
+def test_only_the_experiment_command_imports_the_experiment():
+    """The recipe chains the library's stages; no stage or plain command imports it."""
+    importers = set()
+    for path in (REPO_ROOT / "src" / "soundtag").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == "soundtag.experiment" or n.startswith("soundtag.experiment.") for n in names):
+                importers.add(path.relative_to(REPO_ROOT / "src").as_posix())
+    assert importers == {"soundtag/cli/labels.py"}

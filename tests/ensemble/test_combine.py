@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 
+import soundtag.ensemble.combine
 from soundtag.ensemble import combine_probabilities, select_runs
 
 P1 = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
@@ -41,3 +44,7 @@ def test_bad_arguments():
 def test_select_runs_by_minimum_score_best_first():
     assert select_runs({"a": 0.7, "b": 0.9, "c": 0.5}, 0.6) == ["b", "a"]
     assert select_runs({"a": 0.7}, 0.8) == []
+
+
+def test_docstring_example():
+    assert doctest.testmod(soundtag.ensemble.combine).failed == 0

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 from soundtag.data import Clip, FeatureCache, read_corpus
-from soundtag.inference import Tagger, evaluate_clips, write_submission
-from soundtag.training import accuracy, map_at_k, per_class_average_precision, top_k
+from soundtag.errors import SoundtagError
+from soundtag.inference import Tagger, evaluate_clips, evaluate_split, evaluation_dir, score_run, write_submission
+from soundtag.training import accuracy, load_checkpoint, map_at_k, per_class_average_precision, top_k
 from tests.helpers import DEMO, read_rows, write_corrupt_audio
 
 
 @pytest.fixture(scope="module")
 def tagger(tiny_run) -> Tagger:
-    return Tagger(tiny_run, device="cpu")
+    return Tagger.from_run(tiny_run, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +119,27 @@ def test_a_submission_for_test_clips_without_labels(tagger, corpus, feature_cach
     assert write_submission(path, tagger, clips, corpus.train, str(feature_cache_dir), progress=False) == []
     assert path.read_text().splitlines()[0] == "fname,label"
     assert len(path.read_text().splitlines()) == 4
+
+
+def test_evaluate_split_writes_the_metrics_beside_the_run(tagger, corpus, feature_cache_dir, test_result):
+    result, metrics = evaluate_split(tagger, corpus, "test", str(feature_cache_dir), progress=False)
+    out = evaluation_dir(tagger.run_dir, "test")
+    assert out == tagger.run_dir / "eval-test"
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics == {"split": "test", "corpus": str(corpus.root), **test_result.metrics()}
+    assert result.fnames == test_result.fnames
+    assert not (out / "confusion.png").exists()  # pictures are the reports stage's
+
+
+def test_evaluate_split_refuses_a_split_without_clips(tagger, corpus, feature_cache_dir):
+    with pytest.raises(SoundtagError, match="no test clips"):
+        evaluate_split(tagger, replace(corpus, test=[]), "test", str(feature_cache_dir), progress=False)
+
+
+def test_score_run_gives_the_test_probabilities_and_the_validation_score(tiny_run, feature_cache_dir, test_result):
+    scores = score_run(tiny_run, str(DEMO), str(feature_cache_dir), progress=False)
+    assert scores.run_dir == tiny_run
+    assert scores.val_score == float(load_checkpoint(tiny_run / "best.pt")["score"])
+    assert scores.fnames == test_result.fnames and scores.labels == test_result.labels
+    np.testing.assert_allclose(scores.probabilities, test_result.probabilities, atol=1e-6)
+    assert scores.targets.tolist() == test_result.targets.tolist()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from soundtag.cli.common import warn
 from soundtag.errors import SoundtagError
@@ -42,7 +41,7 @@ def _load(args: argparse.Namespace):
     from soundtag.data import read_corpus
     from soundtag.inference import Tagger
 
-    tagger = Tagger(args.run_dir, checkpoint=args.checkpoint)
+    tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint)
     corpus = read_corpus(args.corpus or tagger.config.data.corpus)
     for csv_path, problem in corpus.rejected:
         warn(f"{csv_path}: row left out: {problem}")
@@ -51,13 +50,15 @@ def _load(args: argparse.Namespace):
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Score the split; write metrics JSON and the confusion PNG beside the run."""
-    from soundtag.experiment import evaluate_split
+    from soundtag.inference import evaluate_split, evaluation_dir
+    from soundtag.reports import plot_run_confusion
 
     tagger, corpus, cache_dir = _load(args)
     result, metrics = evaluate_split(tagger, corpus, args.split, cache_dir, progress=not args.quiet)
+    plot_run_confusion(result, tagger.run_dir, args.split)
     for path, problem in result.failures:
         warn(f"skipped {path}: {problem}")
-    out = Path(args.run_dir) / f"eval-{args.split}"
+    out = evaluation_dir(args.run_dir, args.split)
     if args.json:
         print(json.dumps(metrics))
     else:

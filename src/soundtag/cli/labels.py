@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from soundtag.cli.common import add_recipe_arguments, recipe_config
+from soundtag.config import EnsembleConfig, SpreadConfig, choices
 from soundtag.errors import SoundtagError
 
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by soundtag autoencode")
     p.add_argument("--groups", metavar="SCHEME", help="group scheme: all, music2, groups3, groups5 or your own")
     p.add_argument("--compare", action="store_true", help="run every shipped scheme and print them side by side")
-    p.add_argument("--method", choices=("spreading", "confident"), help="label spreading in groups (default) or "
+    p.add_argument("--method", choices=choices(SpreadConfig, "method"), help="label spreading in groups (default) or "
                    "confident learning (out-of-fold probabilities, per-class thresholds)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/spread-SCHEME)")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Arithmetic, geometric or weighted mean of class probabilities of "
                                           "the runs whose validation MAP@3 is at least --min-score.")
     p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run folders")
-    p.add_argument("--method", choices=("arithmetic", "geometric", "weighted"), default="geometric")
+    p.add_argument("--method", choices=choices(EnsembleConfig, "method"), default="geometric")
     p.add_argument("--min-score", type=float, default=0.0, metavar="S", help="minimum validation MAP@3")
     p.add_argument("--weights", type=float, nargs="+", metavar="W", help="one weight per run (weighted)")
     p.add_argument("--corpus", metavar="DIR", help="corpus (default: each run's data.corpus)")
@@ -68,16 +69,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_autoencode(args: argparse.Namespace) -> int:
-    from soundtag.experiment import autoencode
+    from soundtag.labels import train_autoencoder
+    from soundtag.reports import plot_autoencoder
 
-    out = autoencode(recipe_config(args), args.out, progress=not args.quiet)
-    print(f"latents, loss.png and reconstructions.png in {out}")
+    plot_autoencoder(train_autoencoder(recipe_config(args), args.out, progress=not args.quiet), args.out)
+    print(f"latents, loss.png and reconstructions.png in {Path(args.out)}")
     return 0
 
 
 def run_spread(args: argparse.Namespace) -> int:
     from soundtag.config import load_config
-    from soundtag.experiment import compare_schemes, spread, spreading_embeddings
+    from soundtag.labels import compare_schemes, spread, spreading_embeddings
+    from soundtag.reports import plot_spreading
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -91,7 +94,9 @@ def run_spread(args: argparse.Namespace) -> int:
     scheme = args.groups or config.spread.groups
     name = "confident" if config.spread.method == "confident" else f"spread-{scheme}"
     out = Path(args.out or run_dir / name)
-    print(spread(config, embeddings, scheme, out).to_markdown(index=False))
+    result = spread(config, embeddings, scheme, out)
+    plot_spreading(embeddings, result.promoted, scheme, out, config.seed)
+    print(result.table.to_markdown(index=False))
     print(f"promoted.csv, groups.csv/.md and t-SNE pictures in {out}")
     return 0
 
@@ -108,12 +113,19 @@ def run_selftrain(args: argparse.Namespace) -> int:
 
 
 def run_ensemble(args: argparse.Namespace) -> int:
-    from soundtag.experiment import ensemble, score_run
+    from soundtag.ensemble import ensemble_runs, write_ensemble
+    from soundtag.inference import score_run
+    from soundtag.reports import plot_ensemble_confusion, plot_run_confusion
 
     if args.weights and len(args.weights) != len(args.run_dirs):
         raise SoundtagError(f"--weights needs one weight per run ({len(args.run_dirs)}), got {len(args.weights)}")
-    runs = {d: score_run(d, args.corpus, args.cache_dir, progress=not args.quiet) for d in args.run_dirs}
-    metrics = ensemble(runs, args.method, args.min_score, args.weights, args.out)
+    runs = {}
+    for run_dir in args.run_dirs:
+        runs[run_dir] = score_run(run_dir, args.corpus, args.cache_dir, progress=not args.quiet)
+        plot_run_confusion(runs[run_dir], run_dir, "test")
+    result = ensemble_runs(runs, args.method, args.min_score, args.weights)
+    metrics = write_ensemble(result, args.out)
+    plot_ensemble_confusion(result, args.out)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -123,7 +135,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
 
 
 def run_filters(args: argparse.Namespace) -> int:
-    from soundtag.experiment import filter_pictures
+    from soundtag.reports import filter_pictures
 
     written = filter_pictures(args.run_dir, args.out or Path(args.run_dir) / "filters", args.clip)
     print("wrote " + ", ".join(str(p) for p in written))
@@ -134,10 +146,10 @@ def run_experiment(args: argparse.Namespace) -> int:
     from soundtag.experiment import run_experiment as experiment
 
     summary = experiment(recipe_config(args), args.out, progress=not args.quiet)
-    for name, stage in summary["stages"].items():
-        print(f"{name:>10}: test MAP@3 {stage['map3']:.4f}, accuracy {stage['accuracy']:.4f}")
-    if "recipe" in summary["recipes"]:
-        for name, recipe in summary["recipes"].items():
-            print(f"recipe {name}: test MAP@3 {recipe['map3']:.4f} in {recipe['train_minutes']:.1f} training minutes")
+    for name, stage in summary.stages.items():
+        print(f"{name:>10}: test MAP@3 {stage.map3:.4f}, accuracy {stage.accuracy:.4f}")
+    if "recipe" in summary.recipes:
+        for name, recipe in summary.recipes.items():
+            print(f"recipe {name}: test MAP@3 {recipe.map3:.4f} in {recipe.train_minutes:.1f} training minutes")
     print(f"report: {Path(args.out) / 'report.html'}")
     return 0

@@ -1,4 +1,4 @@
-"""Classifier benchmark on fsd-mini: the seed's method table, a reference baseline, and tagging speed.
+"""Classifier benchmark on fsd-mini: the 2018 recipe's method table, a reference baseline, and tagging speed.
 
 Part A, the method table. Each method is ``configs/fsd-mini.yaml`` with a few ``--set`` overrides
 (feature, model, epoch budget), trained by the real CLI (``soundtag features``, then ``soundtag
@@ -66,7 +66,7 @@ METHODS: dict[str, tuple[str, list[str], int]] = {
     "cnn2d_mfcc": ("cnn2d_mfcc on 20 MFCCs (32 kHz)",
                    ["features.name=mfcc", "model.name=cnn2d_mfcc", "model.channels=[]", "model.fc_dim=null",
                     "train.augment.gain_db=0"], 80),
-    "vgg_small_spectrogram": ("vgg_small on the seed spectrogram (22.05 kHz, 513 bins x 439 frames)",
+    "vgg_small_spectrogram": ("vgg_small on the 2018 spectrogram (22.05 kHz, 513 bins x 439 frames)",
                               ["audio.sample_rate=22050", "features.name=spectrogram", "model.channels=[8,16,32,64]",
                                "train.augment.gain_db=0"], 5),
     TAG_METHOD: ("vgg_small on log-mel: configs/fsd-mini.yaml as it is", [], 0),

@@ -1,4 +1,4 @@
-"""Noisy-label benchmark on fsd-mini: the seed's whole recipe (soundtag experiment) stage by stage,
+"""Noisy-label benchmark on fsd-mini: the DCASE 2018 recipe (soundtag experiment) stage by stage,
 and label spreading over autoencoder latents against the plain MFCC-statistics reference.
 
     python -m benchmarks.noisy_labels [--config configs/experiment-fsd-mini.yaml] [--out DIR]
@@ -66,14 +66,14 @@ def main() -> int:
     summary = run_experiment(config, args.out, progress=False)
     minutes = (time.perf_counter() - start) / 60
     stages, spreading = stage_table(summary), spreading_table(Path(args.out))
-    text = (section_header("Noisy labels: the seed's recipe on fsd-mini (benchmarks/noisy_labels.py)")
+    text = (section_header("Noisy labels: the DCASE 2018 recipe on fsd-mini (benchmarks/noisy_labels.py)")
             + f"- config: `{Path(args.config).name}` {' '.join(args.overrides)}; whole run {minutes:.1f} min; "
-              f"spreading over `{config.spread.embedding}`, scheme `{config.spread.groups}`\n\n"
+              f"spreading over `{config.clean.embedding}`, scheme `{config.clean.groups}`\n\n"
             + "### Stages (test split)\n\n" + stages.to_markdown(index=False) + "\n\n"
             + "### Label spreading per group scheme (train_truth.csv scores the promoted labels)\n\n"
             + spreading.to_markdown(index=False) + "\n\n### Targets\n\n"
-            + "\n".join(targets(summary, spreading, "autoencoder latents", config.spread.groups)
-                        + targets(summary, spreading, "MFCC mean/std reference", config.spread.groups)[2:]) + "\n")
+            + "\n".join(targets(summary, spreading, "autoencoder latents", config.clean.groups)
+                        + targets(summary, spreading, "MFCC mean/std reference", config.clean.groups)[2:]) + "\n")
     print(text)
     print(json.dumps(summary.to_dict()["stages"], default=float))
     if args.append:

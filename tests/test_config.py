@@ -24,7 +24,7 @@ from soundtag.config import (
     RunConfig,
     SelfTrainConfig,
     SpectrogramConfig,
-    SpreadConfig,
+    CleanConfig,
     TagConfig,
     TrainConfig,
     apply_overrides,
@@ -501,7 +501,7 @@ def test_the_vocabularies_are_declared():
     keys = {key for _, key, _ in LITERALS}
     assert keys >= {
         "audio.resample_quality", "model.pooling", "train.pad_mode", "train.labels", "train.val_from", "train.loss",
-        "spread.method", "spread.embedding", "spread.kernel", "selftrain.label", "ensemble.method",
+        "clean.method", "clean.embedding", "clean.kernel", "selftrain.label", "ensemble.method",
         "recipe.cleaner", "features.deltas",
     }
     assert choices(TrainConfig, "loss") == ("ce", "gce")
@@ -540,7 +540,7 @@ def test_the_ensemble_methods_and_the_cli_choices_come_from_the_config():
         return tuple(option.choices)
 
     assert METHODS == choices(EnsembleConfig, "method") == option_choices("ensemble", "method")
-    assert choices(SpreadConfig, "method") == option_choices("spread", "method") == ("spreading", "confident")
+    assert choices(CleanConfig, "method") == option_choices("spread", "method") == ("spreading", "confident")
 
 
 # --- declared ranges ------------------------------------------------------------------------------
@@ -587,13 +587,13 @@ BAD_VALUES = [
     (["autoencoder.epochs=0"], "autoencoder.epochs", ">= 1"),
     (["autoencoder.patience=0"], "autoencoder.patience", ">= 1"),
     (["autoencoder.val_fraction=1"], "autoencoder.val_fraction", "in [0, 1)"),
-    (["spread.gamma=0"], "spread.gamma", "> 0"),
-    (["spread.alpha=0"], "spread.alpha", "in (0, 1)"),
-    (["spread.alpha=1"], "spread.alpha", "in (0, 1)"),
-    (["spread.n_neighbors=0"], "spread.n_neighbors", ">= 1"),
-    (["spread.max_iter=0"], "spread.max_iter", ">= 1"),
-    (["spread.tol=0"], "spread.tol", "> 0"),
-    (["spread.pca_components=0"], "spread.pca_components", ">= 1"),
+    (["clean.gamma=0"], "clean.gamma", "> 0"),
+    (["clean.alpha=0"], "clean.alpha", "in (0, 1)"),
+    (["clean.alpha=1"], "clean.alpha", "in (0, 1)"),
+    (["clean.n_neighbors=0"], "clean.n_neighbors", ">= 1"),
+    (["clean.max_iter=0"], "clean.max_iter", ">= 1"),
+    (["clean.tol=0"], "clean.tol", "> 0"),
+    (["clean.pca_components=0"], "clean.pca_components", ">= 1"),
     (["selftrain.rounds=0"], "selftrain.rounds", ">= 1"),
     (["selftrain.epochs_per_round=0"], "selftrain.epochs_per_round", ">= 1"),
     (["selftrain.lower_start=-0.1"], "selftrain.lower_start", "in [0, 1]"),
@@ -646,7 +646,7 @@ def test_out_of_range_values_are_one_line_naming_key_value_and_range(overrides, 
         ["train.device=cpu"], ["train.device=cuda"], ["train.device=cuda:3"], ["train.device=mps"],
         ["tag.segment=null", "tag.hop=null"], ["tag.segment=4", "tag.hop=4"], ["tag.hop=0.5"],
         ["features.fmin=0", "features.top_db=null", "features.win_length=1024"],
-        ["spread.pca_components=null", "spread.alpha=0.99"],
+        ["clean.pca_components=null", "clean.alpha=0.99"],
         ["selftrain.lower_start=0", "selftrain.lower_end=0", "selftrain.upper=0"],
         ["ensemble.weights=[0, 1]", "ensemble.min_score=1"],
         ["autoencoder.val_fraction=0", "recipe.members=0", "data.num_workers=0"],
@@ -769,3 +769,22 @@ def test_exponent_floats_survive_a_round_trip(tmp_path):
     save_config(config, tmp_path / "config.yaml")
     loaded = load_config(tmp_path / "config.yaml")
     assert (loaded.train.lr, loaded.features.amin) == (1e-5, 1e-12)
+
+
+def test_a_config_of_an_earlier_version_with_a_spread_section_loads_as_clean(tmp_path, caplog):
+    path = tmp_path / "old.yaml"
+    path.write_text("spread:\n  gamma: 10\n  method: confident\n")
+    with caplog.at_level("WARNING", logger="soundtag.config"):
+        config = load_config(path, ["spread.alpha=0.5"])
+    assert (config.clean.gamma, config.clean.method, config.clean.alpha) == (10.0, "confident", 0.5)
+    notes = [r.getMessage() for r in caplog.records]
+    assert notes == [f"{path}: section 'spread' is now called 'clean'; read as 'clean'",
+                     "--set spread.alpha=0.5: section 'spread' is now called 'clean'; read as 'clean'"]
+    assert "spread" not in config.to_dict()
+
+
+def test_old_and_new_names_of_one_section_together_are_refused(tmp_path):
+    path = tmp_path / "both.yaml"
+    path.write_text("spread: {gamma: 10}\nclean: {gamma: 5}\n")
+    with pytest.raises(ConfigError, match="both 'spread' and 'clean'"):
+        load_config(path)

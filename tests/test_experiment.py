@@ -132,11 +132,11 @@ def test_second_recipe_trains_beside_the_reused_seed_stages(experiment_dir, caps
                      "--out", str(exp), "--quiet"])
     assert code == 0
     assert "recipe recipe: test MAP@3" in capsys.readouterr().out
-    assert (exp / "runs" / "promoted" / "metrics.csv").read_text() == before  # the seed's stages were reused
+    assert (exp / "runs" / "promoted" / "metrics.csv").read_text() == before  # the 2018 stages were reused
     summary = json.loads((exp / "summary.json").read_text())
-    seed, recipe = summary["recipes"]["seed"], summary["recipes"]["recipe"]
+    dcase2018, recipe = summary["recipes"]["dcase2018"], summary["recipes"]["recipe"]
     assert recipe["members"] == 2 and len(recipe["runs"]) == 2
-    assert 0.0 < recipe["train_minutes"] and 0.0 < seed["train_minutes"]
+    assert 0.0 < recipe["train_minutes"] and 0.0 < dcase2018["train_minutes"]
     assert {"recipe_1", "recipe_2", "recipe_ensemble"} <= set(summary["stages"])
     first, second = (load_config(exp / "runs" / f"recipe-{i}" / "config.yaml") for i in (1, 2))
     assert second.seed == first.seed + 1 and first.train.augment.mixup_alpha == 0.3

@@ -159,3 +159,14 @@ def test_a_checkpoint_name_must_stay_inside_the_run(tmp_path):
     for name in ("../x.pt", "/etc/passwd", "", "..", "sub/best.pt"):
         with pytest.raises(SoundtagError, match="inside"):
             folder.checkpoint_path(name)
+
+
+def test_sections_that_may_change_resume_and_record_the_new_config(tmp_path):
+    folder = a_run(tmp_path / "run")
+    with_recipe = load_config(None, ["recipe.members=2"])
+    with open_run(folder.path, with_recipe, may_change=("recipe",)) as (_, _, resuming):
+        assert resuming
+    assert folder.read_config().recipe.members == 2
+    with pytest.raises(SoundtagError, match=r"\(train.lr differ\)"):
+        with open_run(folder.path, load_config(None, ["recipe.members=2", "train.lr=0.5"]), may_change=("recipe",)):
+            pass

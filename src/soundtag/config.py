@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import re
 import types
@@ -173,7 +174,7 @@ class Section:
 
 ResampleQuality = Literal["QQ", "LQ", "MQ", "HQ", "VHQ"]
 Clips = Literal["all", "verified"]
-SpreadMethod = Literal["spreading", "confident"]
+CleanMethod = Literal["spreading", "confident"]
 EnsembleMethod = Literal["arithmetic", "geometric", "weighted"]
 
 
@@ -253,7 +254,7 @@ class ModelConfig(Section):
 
 @dataclass
 class AugmentConfig(Section):
-    """Training-time augmentation, all off by default (the seed used none)."""
+    """Training-time augmentation, all off by default (the 2018 recipe used none)."""
 
     section: ClassVar[str] = "train.augment"
     mixup_alpha: float = setting(0.0, NON_NEGATIVE)
@@ -312,7 +313,7 @@ class TagConfig(Section):
 
 @dataclass
 class AutoencoderConfig(Section):
-    """The convolutional autoencoder whose latents feed label spreading (seed: 4096-d, Adam 1e-5)."""
+    """The convolutional autoencoder whose latents feed label spreading (2018 recipe: 4096-d, Adam 1e-5)."""
 
     section: ClassVar[str] = "autoencoder"
     latent_dim: int = setting(4096, AT_LEAST_ONE)
@@ -326,12 +327,12 @@ class AutoencoderConfig(Section):
 
 
 @dataclass
-class SpreadConfig(Section):
-    """scikit-learn LabelSpreading inside class groups (seed: rbf, gamma 20, alpha 0.2), or confident
+class CleanConfig(Section):
+    """scikit-learn LabelSpreading inside class groups (2018 recipe: rbf, gamma 20, alpha 0.2), or confident
     learning (``method: confident``)."""
 
-    section: ClassVar[str] = "spread"
-    method: SpreadMethod = "spreading"
+    section: ClassVar[str] = "clean"
+    method: CleanMethod = "spreading"
     embedding: Literal["latent", "mfcc_stats"] = "latent"
     kernel: Literal["rbf", "knn"] = "rbf"
     gamma: float = setting(20.0, POSITIVE)
@@ -380,14 +381,14 @@ class EnsembleConfig(Section):
 
 @dataclass
 class RecipeConfig(Section):
-    """A second recipe that ``soundtag experiment`` trains beside the seed's stages and reports side
+    """A second recipe that ``soundtag experiment`` trains beside the DCASE 2018 recipe's stages and reports side
     by side: ``members`` models (seeds seed, seed+1, ...) on the labels the ``cleaner`` trusts, with
     this config's settings changed by ``overrides`` (``--set`` syntax), combined by ``ensemble.method``.
     """
 
     section: ClassVar[str] = "recipe"
     members: int = setting(0, NON_NEGATIVE)
-    cleaner: Literal["none", SpreadMethod] = "confident"
+    cleaner: Literal["none", CleanMethod] = "confident"
     overrides: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -414,7 +415,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     tag: TagConfig = field(default_factory=TagConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    spread: SpreadConfig = field(default_factory=SpreadConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
     selftrain: SelfTrainConfig = field(default_factory=SelfTrainConfig)
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
@@ -590,6 +591,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     """
     result = _deep_copy(data)
     parsed = [parse_override(text) for text in overrides]
+    parsed = [(list(translate_renamed({keys[0]: None}, f"--set {text}")) + keys[1:], value)
+              for text, (keys, value) in zip(overrides, parsed)]
     for keys, value in parsed:
         section = result.get("features")
         if keys == ["features", "name"] and isinstance(section, dict) and section.get("name") != value:
@@ -644,8 +647,26 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) -
     return config
 
 
-def _build(data: dict[str, Any], base_dir: str | Path | None) -> RunConfig:
-    config = build_dataclass(RunConfig, data, "")
+# Sections renamed since earlier versions (old name -> new name): configs and run folders written
+# before still load, and ``--set old.key=...`` still works, each with a one-line note.
+RENAMED_SECTIONS = {"spread": "clean"}
+
+
+def translate_renamed(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` with renamed sections under their new names, noting each translation once."""
+    for old, new in RENAMED_SECTIONS.items():
+        if old not in data:
+            continue
+        if new in data:
+            raise ConfigError(f"{source}: both '{old}' and '{new}' are given; '{old}' is the old name of '{new}'")
+        logging.getLogger("soundtag.config").warning("%s: section '%s' is now called '%s'; read as '%s'",
+                                                     source, old, new, new)
+        data = {(new if key == old else key): value for key, value in data.items()}
+    return data
+
+
+def _build(data: dict[str, Any], base_dir: str | Path | None, source: str = "config") -> RunConfig:
+    config = build_dataclass(RunConfig, translate_renamed(data, source), "")
     if base_dir is not None:
         _resolve_paths(config, Path(base_dir))
     return config
@@ -664,7 +685,7 @@ PATH_FIELDS = (
     ("data", "corpus"),
     ("data", "cache_dir"),
     ("train", "extra_labels"),
-    ("spread", "groups_file"),
+    ("clean", "groups_file"),
     ("selftrain", "unlabelled_dir"),
     ("selftrain", "init_weights"),
 )
@@ -677,7 +698,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """
     data = read_yaml(path) if path is not None else {}
     base_dir = Path(path).resolve().parent if path is not None else Path.cwd()
-    config = _build(data, base_dir)
+    config = _build(data, base_dir, str(path) if path is not None else "config")
     if overrides:  # the file's sections first, so its paths resolve against it; then the overrides
         config = _build(apply_overrides(config.to_dict(), overrides), Path.cwd())
     validate(config)  # once, on the result: an override may mend what the file alone got wrong

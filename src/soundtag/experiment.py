@@ -1,4 +1,4 @@
-"""The seed's whole recipe as one reproducible experiment: features -> autoencoder -> label spreading
+"""The DCASE 2018 recipe as one reproducible experiment: features -> autoencoder -> label spreading
 -> classifiers on (a) all labels, (b) verified only, (c) verified + promoted -> (d) self-training from
 (c) -> (e) an ensemble -> report.html; and, with a ``recipe`` section, a second recipe (cleaner + an
 ensemble of members) reported beside it.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from soundtag.config import RecipeConfig, RunConfig, recipe_member_config, save_config
+from soundtag.config import RecipeConfig, RunConfig, recipe_member_config
 from soundtag.ensemble import RunScores, ensemble_runs, write_ensemble
 from soundtag.inference import score_run
 from soundtag.labels import compare_schemes, run_selftraining, spread, spreading_embeddings, train_autoencoder
@@ -32,11 +32,11 @@ from soundtag.reports import (
     plot_rounds,
     plot_run_confusion,
     plot_spreading,
-    plot_training_curves,
+    plot_run_curves,
     spreading_summary,
     write_experiment_report,
 )
-from soundtag.runs import RunFolder
+from soundtag.runs import RunFolder, open_run
 from soundtag.training import start_run
 
 
@@ -50,13 +50,15 @@ def stage_timer(timings: dict[str, float], name: str) -> Iterator[None]:
 
 def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True) -> ExperimentSummary:
     """Run every stage (resuming finished ones), then write ``summary.json`` and ``report.html``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, out_dir / "config.yaml")
+    with open_run(out_dir, config, may_change=("recipe",)) as (folder, config, _):
+        return _run_stages(config, folder.path, progress)
+
+
+def _run_stages(config: RunConfig, out_dir: Path, progress: bool) -> ExperimentSummary:
     timings: dict[str, float] = {}
     recipe = config.recipe
-    config = replace(config, recipe=RecipeConfig())  # the seed's stages do not depend on the second recipe
-    latent = config.spread.embedding == "latent"
+    config = replace(config, recipe=RecipeConfig())  # the DCASE 2018 recipe's stages do not depend on the second recipe
+    latent = config.clean.embedding == "latent"
 
     ae_dir = out_dir / "autoencoder"
     if latent:
@@ -68,12 +70,12 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
         compare = compare_schemes(config, embeddings, out_dir)
     reference = None
     if latent:
-        mfcc_config = replace(config, spread=replace(config.spread, embedding="mfcc_stats"))
+        mfcc_config = replace(config, clean=replace(config.clean, embedding="mfcc_stats"))
         reference = compare_schemes(mfcc_config, spreading_embeddings(mfcc_config, None, progress),
                                     out_dir / "reference-mfcc")
-    scheme_dir = out_dir / f"spread-{config.spread.groups}"
-    spreading = spread(config, embeddings, config.spread.groups, scheme_dir)
-    plot_spreading(embeddings, spreading.promoted, config.spread.groups, scheme_dir, config.seed)
+    scheme_dir = out_dir / f"spread-{config.clean.groups}"
+    spreading = spread(config, embeddings, config.clean.groups, scheme_dir)
+    plot_spreading(embeddings, spreading.promoted, config.clean.groups, scheme_dir, config.seed)
     promoted_csv = scheme_dir / "promoted.csv"
 
     variants = {
@@ -86,23 +88,23 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
         run_dirs[name] = out_dir / "runs" / name
         with stage_timer(timings, name):
             start_run(variant, run_dirs[name], progress)
-        _plot_curves(run_dirs[name])
+        plot_run_curves(run_dirs[name])
     selftrain_config = replace(variants["promoted"], selftrain=replace(
         config.selftrain, init_weights=str(RunFolder(run_dirs["promoted"]).best_path)))
     with stage_timer(timings, "selftrain"):
         rounds = run_selftraining(selftrain_config, out_dir / "runs" / "selftrain", progress)
     plot_rounds(rounds.table, out_dir / "runs" / "selftrain" / "rounds.png")
     run_dirs["selftrain"] = rounds.final_dir
-    _plot_curves(rounds.final_dir)
+    plot_run_curves(rounds.final_dir)
 
     scores = _score_runs(run_dirs, progress)
     stages = {name: StageScores.of_run(s) for name, s in scores.items()}
     with stage_timer(timings, "ensemble"):
         stages["ensemble"] = _ensemble(scores, config, config.ensemble.weights or None, out_dir / "ensemble")
     filter_pictures(run_dirs["promoted"], out_dir / "filters")
-    seed_dirs = ([ae_dir] if latent else []) + [run_dirs[n] for n in variants]
-    seed_dirs += sorted((out_dir / "runs" / "selftrain").glob("round-*"))
-    recipes = {"seed": RecipeSummary.of(stages["ensemble"], seed_dirs)}
+    dcase2018_dirs = ([ae_dir] if latent else []) + [run_dirs[n] for n in variants]
+    dcase2018_dirs += sorted((out_dir / "runs" / "selftrain").glob("round-*"))
+    recipes = {"dcase2018": RecipeSummary.of(stages["ensemble"], dcase2018_dirs)}
     cleaners = None
     if recipe.members:
         with stage_timer(timings, "recipe"):
@@ -113,9 +115,9 @@ def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True
         stages["recipe_ensemble"] = _ensemble(member_scores, config, None, out_dir / "recipe" / "ensemble")
         recipes["recipe"] = RecipeSummary.of(stages["recipe_ensemble"], list(member_dirs.values()), recipe)
         if cleaner is not None:
-            cleaners = cleaner_summary(compare, cleaner, config.spread.groups)
+            cleaners = cleaner_summary(compare, cleaner, config.clean.groups)
         run_dirs.update(member_dirs)
-    summary = ExperimentSummary(stages, timings, config.spread.groups, config.spread.embedding,
+    summary = ExperimentSummary(stages, timings, config.clean.groups, config.clean.embedding,
                                 spreading_summary(compare, reference), recipes, cleaners)
     summary.write(out_dir / "summary.json")
     write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference)
@@ -131,7 +133,7 @@ def train_recipe(config: RunConfig, out_dir: Path, spread_csv: Path, autoencoder
     trusted, table = None, None
     if config.recipe.cleaner == "confident":
         clean_dir = out_dir / "recipe" / "clean-confident"
-        cleaning = replace(member, spread=replace(member.spread, method="confident"))
+        cleaning = replace(member, clean=replace(member.clean, method="confident"))
         table = spread(cleaning, spreading_embeddings(cleaning, autoencoder_dir, progress), "all", clean_dir).table
         trusted = clean_dir / "promoted.csv"
     elif config.recipe.cleaner == "spreading":
@@ -143,12 +145,8 @@ def train_recipe(config: RunConfig, out_dir: Path, spread_csv: Path, autoencoder
             member = replace(member, train=replace(member.train, extra_labels=str(trusted)))
         run_dirs[f"recipe_{index + 1}"] = run_dir = out_dir / "runs" / f"recipe-{index + 1}"
         start_run(member, run_dir, progress)
-        _plot_curves(run_dir)
+        plot_run_curves(run_dir)
     return run_dirs, table
-
-
-def _plot_curves(run_dir: Path) -> None:
-    plot_training_curves(RunFolder(run_dir).metrics_path, run_dir / "curves.png")
 
 
 def _score_runs(run_dirs: dict[str, Path], progress: bool) -> dict[str, RunScores]:

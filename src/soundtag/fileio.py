@@ -7,9 +7,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @contextlib.contextmanager
@@ -51,5 +52,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_save_npy(path: str | Path, array: np.ndarray, durable: bool = True) -> None:
     """Save ``array`` as ``.npy`` at ``path`` atomically."""
+    import numpy as np  # not at import: the CLI's parser needs this module before any array exists
+
     with atomic_write(path, "wb", durable=durable) as handle:
         np.save(handle, array, allow_pickle=False)

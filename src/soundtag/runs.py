@@ -3,7 +3,8 @@ manifest that lets a reader trust ``config.yaml`` and ``label_map.json``.
 
 A run folder holds ``config.yaml`` (which reproduces the run), ``manifest.json`` (soundtag version,
 digests of the config and label map, number of model outputs), ``label_map.json``, ``metrics.csv``,
-``best.pt``, ``last.pt``, ``train.log`` and, while a process writes it, ``.soundtag.lock``.
+``best.pt``, ``last.pt``, ``train.log``, ``curves.png``, ``eval-<split>/`` once evaluated and, while a
+process writes it, ``.soundtag.lock``.
 
 >>> folder = RunFolder("runs/demo")
 >>> folder.best_path.name, folder.config_path.name
@@ -23,19 +24,22 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soundtag import __version__
 from soundtag.config import RunConfig, config_from_dict, load_config, read_yaml, save_config
-from soundtag.data import LabelMap
 from soundtag.errors import SoundtagError
 from soundtag.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from soundtag.data import LabelMap
 
 CONFIG_FILE = "config.yaml"
 MANIFEST_FILE = "manifest.json"
 LABEL_MAP_FILE = "label_map.json"
 METRICS_FILE = "metrics.csv"
 LOG_FILE = "train.log"
+CURVES_FILE = "curves.png"
 BEST_CHECKPOINT = "best.pt"
 LAST_CHECKPOINT = "last.pt"
 LOCK_FILE = ".soundtag.lock"
@@ -81,6 +85,10 @@ class RunFolder:
         return self.path / LOG_FILE
 
     @property
+    def curves_path(self) -> Path:
+        return self.path / CURVES_FILE
+
+    @property
     def best_path(self) -> Path:
         return self.path / BEST_CHECKPOINT
 
@@ -91,6 +99,10 @@ class RunFolder:
     @property
     def lock_path(self) -> Path:
         return self.path / LOCK_FILE
+
+    def evaluation_dir(self, split: str) -> Path:
+        """Where the scores of this run on a corpus split go: ``eval-<split>/``."""
+        return self.path / f"eval-{split}"
 
     def checkpoint_path(self, name: str = BEST_CHECKPOINT) -> Path:
         """A checkpoint of this run by file name (a name that leaves the folder is refused)."""
@@ -132,6 +144,8 @@ class RunFolder:
         """The run's label map, refused when it was edited, truncated or does not fit the model."""
         if not self.label_map_path.is_file():
             raise SoundtagError(f"{self.label_map_path}: label map missing; the run is incomplete")
+        from soundtag.data import LabelMap  # pandas and torch: only for readers of label maps
+
         manifest = self._check_digest(self.label_map_path, "label_map_sha256")
         label_map = LabelMap.load(self.label_map_path)
         outputs = manifest.get("n_outputs") if manifest else None
@@ -220,15 +234,16 @@ def _occupied(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def open_run(path: str | Path, config: RunConfig | None = None, extend: list[str] | None = None
-             ) -> Iterator[tuple[RunFolder, RunConfig, bool]]:
+def open_run(path: str | Path, config: RunConfig | None = None, extend: list[str] | None = None,
+             may_change: tuple[str, ...] = ()) -> Iterator[tuple[RunFolder, RunConfig, bool]]:
     """Open a run folder for writing: ``(folder, config, resuming)`` while its lock is held.
 
     With ``config``: a new or empty folder starts a run of it; a folder holding a run of the very same
     config resumes it; a run of another config is refused, naming the first keys that differ; a folder
     that holds files but no soundtag run is refused and left untouched. Without ``config`` the folder's
     own run is resumed, with ``extend`` (``--set`` overrides) applied where :func:`check_extension`
-    allows.
+    allows. Sections named in ``may_change`` may differ on a resumed run (e.g. the experiment's second
+    recipe, whose stages have folders of their own); the folder then records the new config.
     """
     folder = RunFolder(path)
     if config is None:
@@ -239,8 +254,8 @@ def open_run(path: str | Path, config: RunConfig | None = None, extend: list[str
         if config is None:
             config, resuming = _resumed_config(folder, extend or []), True
         else:
-            resuming = _resumes(folder, config)
-        if not resuming or extend:
+            resuming = _resumes(folder, config, may_change)
+        if not resuming or extend or may_change:
             folder.write_config(config)
         yield folder, config, resuming
 
@@ -260,12 +275,12 @@ def _refuse_foreign(folder: RunFolder) -> None:
                             "choose an empty or new folder") from None
 
 
-def _resumes(folder: RunFolder, config: RunConfig) -> bool:
+def _resumes(folder: RunFolder, config: RunConfig, may_change: tuple[str, ...] = ()) -> bool:
     """Whether ``folder`` already holds a run of ``config`` (else it must be new or empty)."""
     _refuse_foreign(folder)
     if not _occupied(folder.path):
         return False
-    changed = differing_keys(folder.read_config(), config)
+    changed = [key for key in differing_keys(folder.read_config(), config) if key.split(".")[0] not in may_change]
     if changed:
         raise SoundtagError(f"{folder.path}: already holds a run of another config ({_describe(changed)} differ); "
                             f"use --resume {folder.path} or another --out")

@@ -229,6 +229,25 @@ def test_a_finished_run_extended_with_more_epochs_ends_as_a_longer_run(cli_run, 
     assert (extended / "config.yaml").read_text() == (longer / "config.yaml").read_text()
 
 
+def test_a_second_train_on_the_same_folder_is_refused_while_the_first_runs(workspace, env, train_args, capsys):
+    shared = workspace / "shared-out"
+    first = subprocess.Popen([sys.executable, "-m", "soundtag", *map(str, train_args), "--out", str(shared)],
+                             cwd=workspace, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lock = shared / ".soundtag.lock"
+    deadline = time.monotonic() + TIMEOUT
+    while first.poll() is None and time.monotonic() < deadline and not (lock.is_file() and lock.read_text()):
+        time.sleep(0.01)
+    try:
+        assert first.poll() is None, "the first run ended before the second could start"
+        second = in_process(capsys, [*train_args, "--out", shared])
+        assert_user_error(second, str(shared), f"in use by process {first.pid} on ", only_line=True)
+    finally:
+        _, err = first.communicate(timeout=TIMEOUT)
+    assert first.returncode == 0, err
+    assert pd.read_csv(shared / "metrics.csv")["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert not lock.exists()
+
+
 def test_a_folder_holding_other_files_is_refused_and_left_alone(workspace, train_args, capsys):
     foreign = workspace / "foreign"
     foreign.mkdir()

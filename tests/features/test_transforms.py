@@ -311,7 +311,7 @@ def test_mel_band_above_nyquist_is_a_config_error():
 # --- on the device of ``pytest --device`` (cpu by default; cuda runs the GPU code path) -------------
 
 # CPU features against the device's: the librosa-parity tolerances (dB for logmel, coefficients for
-# mfcc, unit scale for the seed spectrogram); the waveform passes through untouched.
+# mfcc, unit scale for the 2018 spectrogram); the waveform passes through untouched.
 DEVICE_ATOL = {"logmel": 1e-2, "mfcc": 1e-2, "spectrogram": 1e-4, "spectrogram-native": 1e-4, "raw": 0.0}
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from soundtag.data import Clip, FeatureCache, read_corpus
 from soundtag.errors import SoundtagError
-from soundtag.inference import Tagger, evaluate_clips, evaluate_split, evaluation_dir, score_run, write_submission
+from soundtag.inference import Tagger, evaluate_clips, evaluate_split, score_run, write_submission
+from soundtag.runs import RunFolder
 from soundtag.training import accuracy, load_checkpoint, map_at_k, per_class_average_precision, top_k
 from tests.helpers import DEMO, read_rows, write_corrupt_audio
 
@@ -123,7 +124,7 @@ def test_a_submission_for_test_clips_without_labels(tagger, corpus, feature_cach
 
 def test_evaluate_split_writes_the_metrics_beside_the_run(tagger, corpus, feature_cache_dir, test_result):
     result, metrics = evaluate_split(tagger, corpus, "test", str(feature_cache_dir), progress=False)
-    out = evaluation_dir(tagger.run_dir, "test")
+    out = RunFolder(tagger.run_dir).evaluation_dir("test")
     assert out == tagger.run_dir / "eval-test"
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert metrics == {"split": "test", "corpus": str(corpus.root), **test_result.metrics()}

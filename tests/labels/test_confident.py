@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from soundtag.config import SpreadConfig
+from soundtag.config import CleanConfig
 from soundtag.labels.confident import clean_confident, confident_labels
 
 
@@ -26,7 +26,7 @@ def test_clean_confident_flags_a_mislabelled_clip():
     labels[5] = "B"  # an A clip labelled B
     verified = np.zeros(24, dtype=bool)
     verified[[0, 1, 12, 13]] = True
-    result = clean_confident(vectors, labels, verified, SpreadConfig(pca_components=None), truth, folds=3)
+    result = clean_confident(vectors, labels, verified, CleanConfig(pca_components=None), truth, folds=3)
     assert not result.promoted[5] and result.spread_labels[5] == "A"
     assert result.promoted.sum() >= 15
     assert result.table.iloc[-1]["promoted_precision"] == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soundtag.config import SpreadConfig
+from soundtag.config import CleanConfig
 from soundtag.errors import ConfigError
 from soundtag.labels import SCHEMES, load_group_schemes, prepare_embeddings, scheme_for, spread_labels
 
@@ -26,7 +26,7 @@ def two_clusters(seed: int = 0):
 
 def test_unverified_clip_is_promoted_only_when_spread_label_agrees():
     vectors, labels, verified, truth = two_clusters()
-    result = spread_labels(vectors, labels, verified, {"A": "g", "B": "g"}, SpreadConfig(pca_components=None), truth)
+    result = spread_labels(vectors, labels, verified, {"A": "g", "B": "g"}, CleanConfig(pca_components=None), truth)
     assert list(result.spread_labels) == list(truth)
     expected = ~verified & (labels == truth)
     assert result.promoted.tolist() == expected.tolist()
@@ -39,7 +39,7 @@ def test_unverified_clip_is_promoted_only_when_spread_label_agrees():
 def test_groups_spread_separately():
     vectors, labels, verified, truth = two_clusters()
     groups = {"A": "first", "B": "second"}
-    result = spread_labels(vectors, labels, verified, groups, SpreadConfig(pca_components=None), truth)
+    result = spread_labels(vectors, labels, verified, groups, CleanConfig(pca_components=None), truth)
     # inside group "second" only B is known, so the wrong-labelled A clips are spread to B and promoted
     assert result.promoted[8] and result.promoted[9]
     assert list(result.table["group"]) == ["first", "second", "total"]
@@ -48,7 +48,7 @@ def test_groups_spread_separately():
 
 def test_table_counts_and_percentages():
     vectors, labels, verified, _ = two_clusters()
-    table = spread_labels(vectors, labels, verified, {"A": "g", "B": "g"}, SpreadConfig(pca_components=None)).table
+    table = spread_labels(vectors, labels, verified, {"A": "g", "B": "g"}, CleanConfig(pca_components=None)).table
     total = table.iloc[-1]
     assert total["clips"] == 20 and total["verified"] == 6 and total["verified_pct"] == 30.0
     assert total["promoted_pct"] == round(100 * total["promoted"] / 14, 1)
@@ -58,7 +58,7 @@ def test_table_counts_and_percentages():
 def test_embedding_scale_does_not_depend_on_dimension():
     rng = np.random.default_rng(1)
     for dim in (8, 512):
-        x = prepare_embeddings(rng.normal(size=(50, dim)), SpreadConfig(pca_components=None))
+        x = prepare_embeddings(rng.normal(size=(50, dim)), CleanConfig(pca_components=None))
         assert np.mean(np.sum(x**2, axis=1)) == pytest.approx(1.0)
 
 

@@ -1,4 +1,4 @@
-"""The model registry: every name builds, shapes for any clip length, the seed's architectures,
+"""The model registry: every name builds, shapes for any clip length, the 2018 recipe's architectures,
 input-kind checks, batch-vs-single consistency, and parameter counts checked by hand.
 """
 

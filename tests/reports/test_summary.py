@@ -53,7 +53,7 @@ def test_stage_scores_of_a_run_and_of_an_ensemble():
 
 
 def test_summary_dict_is_summary_json(tmp_path):
-    seed_dirs = [run_folder(tmp_path / "a", [30.0, 30.0]), run_folder(tmp_path / "b", [60.0])]
+    dcase2018_dirs = [run_folder(tmp_path / "a", [30.0, 30.0]), run_folder(tmp_path / "b", [60.0])]
     member_dirs = [run_folder(tmp_path / "m", [6.0])]
     ensemble = StageScores(0.9, 0.8, 34, runs=["promoted"], method="geometric")
     recipe = RecipeConfig(members=1, cleaner="confident", overrides=["train.labels=all"])
@@ -61,7 +61,7 @@ def test_summary_dict_is_summary_json(tmp_path):
         stages={"promoted": StageScores(0.85, 0.75, 34, val_map3=0.8), "ensemble": ensemble},
         seconds={"promoted": 2.5, "ensemble": 0.4}, spread_scheme="music2", spread_embedding="latent",
         spreading=spreading_summary(COMPARE, None),
-        recipes={"seed": RecipeSummary.of(ensemble, seed_dirs),
+        recipes={"dcase2018": RecipeSummary.of(ensemble, dcase2018_dirs),
                  "recipe": RecipeSummary.of(ensemble, member_dirs, recipe)},
         cleaners=cleaner_summary(COMPARE, COMPARE.iloc[[1]], "music2"))
     expected = {
@@ -72,7 +72,7 @@ def test_summary_dict_is_summary_json(tmp_path):
         "spreading": {"embedding": {
             "all": {"promoted": 10.0, "promoted_pct": 40.0, "promoted_precision": 0.9, "wrong_caught_pct": 50.0},
             "music2": {"promoted": 12.0, "promoted_pct": 48.0, "promoted_precision": 0.95, "wrong_caught_pct": 60.0}}},
-        "recipes": {"seed": {"map3": 0.9, "accuracy": 0.8, "train_minutes": 2.0, "runs": [str(d) for d in seed_dirs]},
+        "recipes": {"dcase2018": {"map3": 0.9, "accuracy": 0.8, "train_minutes": 2.0, "runs": [str(d) for d in dcase2018_dirs]},
                     "recipe": {"map3": 0.9, "accuracy": 0.8, "train_minutes": 0.1, "runs": [str(member_dirs[0])],
                                "members": 1, "cleaner": "confident", "overrides": ["train.labels=all"]}},
         "cleaners": [{"cleaner": "label spreading (music2)", "promoted": 12, "promoted_pct": 48.0,
@@ -90,9 +90,9 @@ def test_summary_dict_is_summary_json(tmp_path):
 def test_a_summary_without_a_second_recipe_has_no_cleaners_and_no_recipe_section(tmp_path):
     final = StageScores(0.5, 0.4, 3, runs=["a"], method="geometric")
     summary = ExperimentSummary({"ensemble": final}, {}, "all", "mfcc_stats", {}, {
-        "seed": RecipeSummary.of(final, [run_folder(tmp_path / "a", [6.0])])})
+        "dcase2018": RecipeSummary.of(final, [run_folder(tmp_path / "a", [6.0])])})
     assert "cleaners" not in summary.to_dict()
-    assert list(summary.to_dict()["recipes"]["seed"]) == ["map3", "accuracy", "train_minutes", "runs"]
+    assert list(summary.to_dict()["recipes"]["dcase2018"]) == ["map3", "accuracy", "train_minutes", "runs"]
     assert recipe_sections(tmp_path, summary) == []
     assert training_minutes(tmp_path / "a") == pytest.approx(0.1)
 

@@ -7,6 +7,7 @@ import json
 
 from soundtag.cli.common import warn
 from soundtag.errors import SoundtagError
+from soundtag.runs import BEST_CHECKPOINT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +34,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
     parser.add_argument("--corpus", metavar="DIR", help="corpus (default: the run's data.corpus)")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder")
-    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint in RUN_DIR (default: best.pt)")
+    parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
+                        help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -50,7 +52,8 @@ def _load(args: argparse.Namespace):
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Score the split; write metrics JSON and the confusion PNG beside the run."""
-    from soundtag.inference import evaluate_split, evaluation_dir
+    from soundtag.inference import evaluate_split
+    from soundtag.runs import RunFolder
     from soundtag.reports import plot_run_confusion
 
     tagger, corpus, cache_dir = _load(args)
@@ -58,7 +61,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     plot_run_confusion(result, tagger.run_dir, args.split)
     for path, problem in result.failures:
         warn(f"skipped {path}: {problem}")
-    out = evaluation_dir(args.run_dir, args.split)
+    out = RunFolder(args.run_dir).evaluation_dir(args.split)
     if args.json:
         print(json.dumps(metrics))
     else:

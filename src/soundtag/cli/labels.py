@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from soundtag.cli.common import add_recipe_arguments, recipe_config
-from soundtag.config import EnsembleConfig, SpreadConfig, choices
+from soundtag.config import EnsembleConfig, CleanConfig, choices
 from soundtag.errors import SoundtagError
 
 
@@ -25,11 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by soundtag autoencode")
     p.add_argument("--groups", metavar="SCHEME", help="group scheme: all, music2, groups3, groups5 or your own")
     p.add_argument("--compare", action="store_true", help="run every shipped scheme and print them side by side")
-    p.add_argument("--method", choices=choices(SpreadConfig, "method"), help="label spreading in groups (default) or "
+    p.add_argument("--method", choices=choices(CleanConfig, "method"), help="label spreading in groups (default) or "
                    "confident learning (out-of-fold probabilities, per-class thresholds)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/spread-SCHEME)")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
-                   help="override a field of RUN_DIR/config.yaml, e.g. --set spread.gamma=10")
+                   help="override a field of RUN_DIR/config.yaml, e.g. --set clean.gamma=10")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_spread)
 
@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/filters)")
     p.set_defaults(run=run_filters)
 
-    p = subparsers.add_parser("experiment", help="the seed's whole recipe with an HTML report",
+    p = subparsers.add_parser("experiment", help="the DCASE 2018 recipe with an HTML report",
                               description="features -> autoencoder -> spreading -> classifiers on all / "
                                           "verified / promoted labels -> self-training -> ensemble -> report.html")
     add_recipe_arguments(p)
@@ -81,18 +81,19 @@ def run_spread(args: argparse.Namespace) -> int:
     from soundtag.config import load_config
     from soundtag.labels import compare_schemes, spread, spreading_embeddings
     from soundtag.reports import plot_spreading
+    from soundtag.runs import RunFolder
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise SoundtagError(f"{run_dir}: not a run folder (no config.yaml)")
-    overrides = args.overrides + ([f"spread.method={args.method}"] if args.method else [])
-    config = load_config(run_dir / "config.yaml", overrides)
+    folder = RunFolder(args.run_dir).require_run()
+    run_dir = folder.path
+    overrides = args.overrides + ([f"clean.method={args.method}"] if args.method else [])
+    folder.read_config()  # an edited config.yaml is refused
+    config = load_config(folder.config_path, overrides)
     embeddings = spreading_embeddings(config, run_dir, progress=not args.quiet)
     if args.compare:
         print(compare_schemes(config, embeddings, Path(args.out or run_dir)).to_markdown(index=False))
         return 0
-    scheme = args.groups or config.spread.groups
-    name = "confident" if config.spread.method == "confident" else f"spread-{scheme}"
+    scheme = args.groups or config.clean.groups
+    name = "confident" if config.clean.method == "confident" else f"spread-{scheme}"
     out = Path(args.out or run_dir / name)
     result = spread(config, embeddings, scheme, out)
     plot_spreading(embeddings, result.promoted, scheme, out, config.seed)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from soundtag.cli.common import warn
 from soundtag.errors import SoundtagError
+from soundtag.runs import BEST_CHECKPOINT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--framewise", action="store_true", default=None,
                         help="one pass of the model over long blocks; segment tags from its frame-wise outputs "
                              "(default: the run's tag.framewise)")
-    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint in RUN_DIR (default: best.pt)")
+    parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
+                        help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
     parser.add_argument("--shard", metavar="K/N", help="tag only shard K of N of the sorted file list and write "
                         "-o with .shard-K-of-N inserted (automatic under torchrun)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,7 +140,8 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="graph format")
     parser.add_argument("-o", "--output", metavar="FILE", required=True, help="file to write (atomically)")
-    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint in RUN_DIR (default: best.pt)")
+    parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
+                        help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
     parser.set_defaults(run=run_export)
 
 

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume), then draw the training curves and print where the run is."""
-    from soundtag.reports import plot_training_curves
+    from soundtag.reports.plots import plot_run_curves
     from soundtag.training import resume_run, start_run
 
     progress = not args.quiet
@@ -42,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not is_main_process():
         return 0
-    plot_training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
+    plot_run_curves(run_dir)
     print(f"best val MAP@3 {result.best_score:.4f} at epoch {result.best_epoch} of {result.epochs_run}; run: {run_dir}")
     return 0

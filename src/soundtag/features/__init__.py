@@ -1,4 +1,4 @@
-"""Features stage: the seed's spectrogram, log-mel, MFCC and raw waveform, batched with torch.stft.
+"""Features stage: the 2018 recipe's spectrogram, log-mel, MFCC and raw waveform, batched with torch.stft.
 Each kind is a config class and a transform registered together (:func:`register_feature`)."""
 
 from soundtag.features.registry import register_feature

@@ -168,7 +168,7 @@ def resize_time(features: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def scale_db_to_unit(power: torch.Tensor, top_db: float = 80.0) -> torch.Tensor:
-    """The seed's scaling: dB re each item's max, clipped to [-top_db, 0], divided by -top_db.
+    """The 2018 recipe's scaling: dB re each item's max, clipped to [-top_db, 0], divided by -top_db.
 
     Takes power (|STFT|**2): the dB of magnitude re its max equals that of power re its max.
     """
@@ -184,7 +184,7 @@ def spectrogram_db(
     win_length: int | None = None,
     top_db: float = 80.0,
 ) -> torch.Tensor:
-    """The seed's spectrogram, shape (batch, n_fft // 2 + 1, frames), values in [0, 1] (0 = loudest)."""
+    """The 2018 recipe's spectrogram, shape (batch, n_fft // 2 + 1, frames), values in [0, 1] (0 = loudest)."""
     return scale_db_to_unit(stft_power(waveforms, n_fft, hop_length, win_length, power=2.0), top_db)
 
 

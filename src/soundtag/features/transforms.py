@@ -113,7 +113,7 @@ class StftTransform(FeatureTransform):
 
 @dataclass
 class SpectrogramConfig(StftConfig):
-    """The seed's feature: STFT magnitude in dB re the clip's max, clipped, scaled to [0, 1]."""
+    """The 2018 recipe's feature: STFT magnitude in dB re the clip's max, clipped, scaled to [0, 1]."""
 
     name: ClassVar[str] = "spectrogram"
     hop_length: int = setting(512, AT_LEAST_ONE)
@@ -123,7 +123,7 @@ class SpectrogramConfig(StftConfig):
 
 @register_feature(SpectrogramConfig)
 class Spectrogram(StftTransform):
-    """The seed's STFT feature: dB re the clip max, clipped, over -top_db, resized to ``n_frames``."""
+    """The 2018 recipe's STFT feature: dB re the clip max, clipped, over -top_db, resized to ``n_frames``."""
 
     config: SpectrogramConfig
 

@@ -17,6 +17,7 @@ from soundtag.errors import SoundtagError
 from soundtag.features import FeatureTransform
 from soundtag.fileio import atomic_write
 from soundtag.inference.tagger import SegmentTagger, Tagger
+from soundtag.runs import BEST_CHECKPOINT
 
 FORMATS = ("onnx", "torchscript")
 METADATA_KEY = "soundtag"
@@ -40,7 +41,7 @@ def export_metadata(tagger: Tagger) -> dict:
             "top_k": tagger.default_top_k, "feature": tagger.config.features.name, "model": tagger.config.model.name}
 
 
-def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str = "best.pt") -> Path:
+def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str = BEST_CHECKPOINT) -> Path:
     """Write ``path`` (atomically): the run's front-end and model taking waveforms of any length from
     one training window up (ONNX; TorchScript takes any length)."""
     if fmt not in FORMATS:

@@ -16,11 +16,6 @@ from soundtag.inference.tagger import Tagger
 from soundtag.runs import RunFolder
 
 
-def evaluation_dir(run_dir: str | Path, split: str) -> Path:
-    """Where the scores of a run on ``split`` go: ``RUN_DIR/eval-<split>``."""
-    return Path(run_dir) / f"eval-{split}"
-
-
 def evaluate_split(tagger: Tagger, corpus: Corpus, split: str, cache_dir: str | None, progress: bool = True
                    ) -> tuple[EvaluationResult, dict]:
     """Score a run on the ``test`` or ``train`` clips of ``corpus``; write ``eval-<split>/metrics.json``."""
@@ -33,7 +28,8 @@ def evaluate_split(tagger: Tagger, corpus: Corpus, split: str, cache_dir: str | 
     if not result.fnames:
         raise SoundtagError(f"{corpus.root}: none of the {split} clips could be evaluated")
     metrics = {"split": split, "corpus": str(corpus.root), **result.metrics()}
-    atomic_write_text(evaluation_dir(tagger.run_dir, split) / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    out = RunFolder(tagger.run_dir).evaluation_dir(split)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     return result, metrics
 
 

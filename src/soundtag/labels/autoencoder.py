@@ -1,4 +1,4 @@
-"""A convolutional autoencoder that compresses a clip's spectrogram to a latent vector (the seed:
+"""A convolutional autoencoder that compresses a clip's spectrogram to a latent vector (the 2018 recipe:
 4096-d, MSE, Adam 1e-5, batch 16, early stopping). Its latents feed label spreading.
 """
 
@@ -76,12 +76,12 @@ class ConvAutoencoder(nn.Module):
 
 
 def input_frames(config: RunConfig) -> int:
-    """The fixed width clips are resized to: the feature's own (the seed spectrogram's), else the config's."""
+    """The fixed width clips are resized to: the feature's own (the 2018 spectrogram's), else the config's."""
     return build_transform(config.features, config.audio.sample_rate).fixed_frames or config.autoencoder.input_frames
 
 
 class ResizedClips(Dataset):
-    """Whole cached clips resized along time to a fixed width (as the seed resized its spectrograms)."""
+    """Whole cached clips resized along time to a fixed width (as the 2018 recipe resized its spectrograms)."""
 
     def __init__(self, cache: FeatureCache, paths: Sequence[str], frames: int) -> None:
         self.cache = cache

@@ -32,9 +32,9 @@ class Embeddings:
 
 
 def spreading_embeddings(config: RunConfig, autoencoder_dir: str | Path | None, progress: bool = True) -> Embeddings:
-    """Autoencoder latents (``spread.embedding: latent``) or per-clip MFCC statistics."""
+    """Autoencoder latents (``clean.embedding: latent``) or per-clip MFCC statistics."""
     corpus = read_corpus(config.data.corpus)
-    if config.spread.embedding == "latent":
+    if config.clean.embedding == "latent":
         if autoencoder_dir is None or not (Path(autoencoder_dir) / LATENTS_FILE).is_file():
             raise SoundtagError(f"{autoencoder_dir}: no {LATENTS_FILE}; run `soundtag autoencode` first")
         latents = Latents.load(Path(autoencoder_dir) / LATENTS_FILE)
@@ -51,19 +51,19 @@ def spreading_embeddings(config: RunConfig, autoencoder_dir: str | Path | None, 
 
 def spread(config: RunConfig, embeddings: Embeddings, scheme: str, out_dir: str | Path) -> SpreadResult:
     """Clean labels (spreading within the groups of ``scheme``, or confident learning over all clips,
-    per ``spread.method``); write promoted.csv, the group tables and the config used in ``out_dir``.
+    per ``clean.method``); write promoted.csv, the group tables and the config used in ``out_dir``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if config.spread.method == "confident":
-        result = clean_confident(embeddings.vectors, embeddings.labels, embeddings.verified, config.spread,
+    if config.clean.method == "confident":
+        result = clean_confident(embeddings.vectors, embeddings.labels, embeddings.verified, config.clean,
                                  embeddings.truth, config.seed)
     else:
-        groups = scheme_for(sorted(set(embeddings.labels.tolist())), scheme, config.spread.groups_file)
-        result = spread_labels(embeddings.vectors, embeddings.labels, embeddings.verified, groups, config.spread,
+        groups = scheme_for(sorted(set(embeddings.labels.tolist())), scheme, config.clean.groups_file)
+        result = spread_labels(embeddings.vectors, embeddings.labels, embeddings.verified, groups, config.clean,
                                embeddings.truth, config.seed)
     write_spread_outputs(out_dir, embeddings.fnames, embeddings.labels, result)
-    save_config(replace(config, spread=replace(config.spread, groups=scheme)), out_dir / "config.yaml")
+    save_config(replace(config, clean=replace(config.clean, groups=scheme)), out_dir / CONFIG_FILE)
     return result
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from soundtag.config import SpreadConfig
+from soundtag.config import CleanConfig
 from soundtag.labels.spreading import SpreadResult, group_table, prepare_embeddings
 
 
@@ -32,7 +32,7 @@ def confident_labels(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(above.any(axis=1), masked.argmax(axis=1), y)
 
 
-def clean_confident(vectors: np.ndarray, labels: np.ndarray, verified: np.ndarray, config: SpreadConfig,
+def clean_confident(vectors: np.ndarray, labels: np.ndarray, verified: np.ndarray, config: CleanConfig,
                     truth: np.ndarray | None = None, seed: int = 0, folds: int = 5) -> SpreadResult:
     """Promote unverified clips whose confident label equals the given one; same table as spreading."""
     labels = np.asarray(labels).astype(str)

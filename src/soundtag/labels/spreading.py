@@ -1,5 +1,5 @@
 """Label spreading inside class groups: verified clips are the labelled points, and an unverified
-clip whose spread label equals its given label is promoted to verified (the seed's cleaner).
+clip whose spread label equals its given label is promoted to verified (the 2018 recipe's cleaner).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 
-from soundtag.config import SpreadConfig, read_yaml
+from soundtag.config import CleanConfig, read_yaml
 from soundtag.errors import ConfigError
 from soundtag.fileio import atomic_write_text
 
@@ -51,11 +51,11 @@ def scheme_for(labels: list[str], scheme: str, path: str | Path | None = None) -
     missing = sorted(set(labels) - set(mapping))
     if missing:
         raise ConfigError(f"group scheme {scheme!r} has no group for class {missing[0]!r}; "
-                          "write a groups file (spread.groups_file) that covers every class")
+                          "write a groups file (clean.groups_file) that covers every class")
     return {label: mapping[label] for label in labels}
 
 
-def prepare_embeddings(vectors: np.ndarray, config: SpreadConfig, seed: int = 0) -> np.ndarray:
+def prepare_embeddings(vectors: np.ndarray, config: CleanConfig, seed: int = 0) -> np.ndarray:
     """Standardise, optionally PCA-reduce, then scale to unit mean squared norm, so that the rbf
     ``gamma`` means the same thing whatever the latent size.
     """
@@ -75,7 +75,7 @@ class SpreadResult:
     table: pd.DataFrame
 
 
-def spread_in_group(x: np.ndarray, labels: np.ndarray, verified: np.ndarray, config: SpreadConfig) -> np.ndarray:
+def spread_in_group(x: np.ndarray, labels: np.ndarray, verified: np.ndarray, config: CleanConfig) -> np.ndarray:
     """LabelSpreading over one group: returns the spread label of every clip (given labels where
     nothing can be spread).
     """
@@ -95,7 +95,7 @@ def spread_in_group(x: np.ndarray, labels: np.ndarray, verified: np.ndarray, con
 
 
 def spread_labels(vectors: np.ndarray, labels: np.ndarray, verified: np.ndarray, groups: dict[str, str],
-                  config: SpreadConfig, truth: np.ndarray | None = None, seed: int = 0) -> SpreadResult:
+                  config: CleanConfig, truth: np.ndarray | None = None, seed: int = 0) -> SpreadResult:
     """Spread verified labels to unverified clips within each group and promote agreements.
 
     ``truth`` (true labels, for scoring only) adds precision and wrong-label columns to the table.
@@ -115,7 +115,7 @@ def spread_labels(vectors: np.ndarray, labels: np.ndarray, verified: np.ndarray,
 
 def group_table(group_of: np.ndarray, labels: np.ndarray, verified: np.ndarray, promoted: np.ndarray,
                 truth: np.ndarray | None) -> pd.DataFrame:
-    """The seed's per-group table (plus a total row): clips, verified, promoted, verified after;
+    """The 2018 recipe's per-group table (plus a total row): clips, verified, promoted, verified after;
     with ``truth``, promoted-label precision and the share of wrong labels caught (not promoted).
     """
     rows = []

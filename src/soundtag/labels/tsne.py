@@ -1,4 +1,4 @@
-"""Two-dimensional t-SNE maps of clip embeddings (PCA first, as in the seed)."""
+"""Two-dimensional t-SNE maps of clip embeddings (PCA first, as in the 2018 recipe)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Models stage: the seed's CNNs, found by name in a registry."""
+"""Models stage: the 2018 recipe's CNNs, found by name in a registry."""
 
 from soundtag.models.registry import MODELS, build_model, count_parameters, model_summary
 

@@ -1,4 +1,4 @@
-"""The seed's classifiers: VGG-style 2-D CNNs on spectral features and a 1-D CNN on raw audio."""
+"""The 2018 recipe's classifiers: VGG-style 2-D CNNs on spectral features and a 1-D CNN on raw audio."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from soundtag.reports.plots import (
     plot_filters,
     plot_reconstructions,
     plot_rounds,
+    plot_run_curves,
     plot_training_curves,
     plot_tsne_panels,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "plot_run_confusion",
     "plot_scored_confusion",
     "plot_spreading",
+    "plot_run_curves",
     "plot_training_curves",
     "plot_tsne_panels",
     "recipe_sections",

@@ -1,4 +1,4 @@
-"""``report.html`` of ``soundtag experiment``: the seed's tables side by side and every picture,
+"""``report.html`` of ``soundtag experiment``: the 2018 recipe's tables side by side and every picture,
 embedded; with a second recipe, both recipes' results at the top.
 """
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from soundtag.inference import evaluation_dir
+from soundtag.runs import RunFolder
 from soundtag.reports.html import Section, write_report
 from soundtag.reports.summary import ExperimentSummary
 
@@ -40,9 +40,9 @@ def write_experiment_report(out_dir: Path, summary: ExperimentSummary, compare: 
                                         ("loss", out_dir / "autoencoder" / "loss.png")]),
         Section("Self-training", [], [("per round", rounds)],
                 [("rounds", out_dir / "runs" / "selftrain" / "rounds.png")]),
-        Section("Training curves", [], [], [(name, path / "curves.png") for name, path in run_dirs.items()]),
+        Section("Training curves", [], [], [(name, RunFolder(path).curves_path) for name, path in run_dirs.items()]),
         Section("Confusion matrices (test)", [], [],
-                [(name, evaluation_dir(path, "test") / "confusion.png") for name, path in run_dirs.items()]
+                [(name, RunFolder(path).evaluation_dir("test") / "confusion.png") for name, path in run_dirs.items()]
                 + [("ensemble", out_dir / "ensemble" / "confusion.png")]),
         Section("First-layer filters", [], [], [("filters", out_dir / "filters" / "filters.png"),
                                                 ("activations", out_dir / "filters" / "activations.png")]),
@@ -55,16 +55,16 @@ def recipe_sections(out_dir: Path, summary: ExperimentSummary) -> list[Section]:
     cleaners' figures, side by side at the top of the report (nothing without one)."""
     if "recipe" not in summary.recipes:
         return []
-    seed, recipe = summary.recipes["seed"], summary.recipes["recipe"]
+    dcase2018, recipe = summary.recipes["dcase2018"], summary.recipes["recipe"]
     table = pd.DataFrame([
-        {"recipe": "seed: spreading, all/verified/promoted, self-training, ensemble", "test MAP@3": seed.map3,
-         "test accuracy": seed.accuracy, "training minutes": seed.train_minutes},
+        {"recipe": "DCASE 2018: spreading, all/verified/promoted, self-training, ensemble", "test MAP@3": dcase2018.map3,
+         "test accuracy": dcase2018.accuracy, "training minutes": dcase2018.train_minutes},
         {"recipe": f"recipe: {recipe.cleaner} cleaner, {recipe.members}-member ensemble",
          "test MAP@3": recipe.map3, "test accuracy": recipe.accuracy, "training minutes": recipe.train_minutes},
     ])
     notes = [f"The second recipe's members change the config by: {', '.join(recipe.overrides or []) or 'nothing'}. "
              "Training minutes add up the epochs' wall-clock seconds of every model each recipe trains "
-             "(the seed's autoencoder included)."]
+             "(the DCASE 2018 recipe's autoencoder included)."]
     tables = [("recipes", table)]
     if summary.cleaners is not None:
         cleaners = pd.DataFrame(summary.cleaners).rename(columns={
@@ -86,4 +86,4 @@ def latent_verdict(compare: pd.DataFrame, reference: pd.DataFrame) -> str:
         return "Autoencoder latents match or beat the MFCC-statistics reference on every scheme."
     return ("Autoencoder latents do NOT match the MFCC-statistics reference on "
             f"{', '.join(s for s in ours.index if s not in better)} (precision or share promoted is lower); "
-            "set spread.embedding: mfcc_stats to spread over per-clip MFCC statistics instead.")
+            "set clean.embedding: mfcc_stats to spread over per-clip MFCC statistics instead.")

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from soundtag.fileio import atomic_write  # noqa: E402
+from soundtag.runs import RunFolder  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> None:
@@ -19,6 +20,13 @@ def save_figure(fig: plt.Figure, path: str | Path) -> None:
     with atomic_write(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_run_curves(run_dir: str | Path) -> Path:
+    """A run's training curves, drawn from its ``metrics.csv`` into its ``curves.png``."""
+    folder = RunFolder(run_dir)
+    plot_training_curves(folder.metrics_path, folder.curves_path)
+    return folder.curves_path
 
 
 def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> None:

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from soundtag.ensemble import EnsembleResult
-from soundtag.inference import evaluation_dir
+from soundtag.runs import RunFolder
 from soundtag.reports.plots import plot_confusion
 from soundtag.training import accuracy, confusion, map_at_k
 
@@ -33,7 +33,7 @@ def plot_scored_confusion(scored: Scored, path: str | Path, heading: str) -> Pat
 
 def plot_run_confusion(scored: Scored, run_dir: str | Path, split: str) -> Path:
     """``eval-<split>/confusion.png`` beside a run's scores on ``split``."""
-    return plot_scored_confusion(scored, evaluation_dir(run_dir, split) / "confusion.png", split)
+    return plot_scored_confusion(scored, RunFolder(run_dir).evaluation_dir(split) / "confusion.png", split)
 
 
 def plot_ensemble_confusion(result: EnsembleResult, out_dir: str | Path) -> Path:

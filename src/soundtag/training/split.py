@@ -1,4 +1,4 @@
-"""A validation split stratified by label, drawn from verified clips only as in the seed."""
+"""A validation split stratified by label, drawn from verified clips only as in the 2018 recipe."""
 
 from __future__ import annotations
 

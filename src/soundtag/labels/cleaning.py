@@ -18,6 +18,7 @@ from soundtag.labels.autoencoder import LATENTS_FILE, Latents
 from soundtag.labels.confident import clean_confident
 from soundtag.labels.embeddings import mfcc_statistics
 from soundtag.labels.spreading import SCHEMES, SpreadResult, scheme_for, spread_labels, write_spread_outputs
+from soundtag.runs import CONFIG_FILE
 
 
 @dataclass

@@ -342,7 +342,9 @@ def test_tag_csv_with_segments(cli_run, tag_inputs, workspace, capsys):
     assert "could not tag" in result.stderr and "bad.wav" in result.stderr
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["file", "level", "start", "end", "rank", "label", "probability"]
+    assert list(rows[0]) == ["file", "level", "start", "end", "rank", "label", "probability", "error"]
+    assert [r["file"] for r in rows if r["level"] == "error"] == [str(tag_inputs / "bad.wav")]
+    rows = [r for r in rows if r["level"] != "error"]
     by_file = {}
     for row in rows:
         by_file.setdefault(row["file"], []).append(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -28,13 +29,19 @@ def test_parse_shard():
             parse_shard(bad)
 
 
-def test_shard_path():
+def test_shard_path_is_always_json_lines():
     assert shard_path("/x/out.jsonl", 2, 5).name == "out.shard-2-of-5.jsonl"
+    assert shard_path("/x/out.json", 1, 2).name == "out.shard-1-of-2.jsonl"
+    assert shard_path("/x/out.csv", 1, 2).name == "out.shard-1-of-2.jsonl"
+
+
+def record(name, probability=0.5):
+    return {"file": name, "duration": 1.0, "tags": [{"label": "Bark", "probability": probability}]}
 
 
 def write_shard(tmp_path, index, count, names):
     path = tmp_path / f"t.shard-{index}-of-{count}.jsonl"
-    path.write_text("".join(json.dumps({"file": n, "tags": []}) + "\n" for n in names))
+    path.write_text("".join(json.dumps(record(n)) + "\n" for n in names))
     return path
 
 
@@ -49,3 +56,46 @@ def test_merge_joins_sorted_and_detects_gaps_and_overlaps(tmp_path):
         read_shards([a, overlap])
     with pytest.raises(SoundtagError, match="not a shard"):
         read_shards([tmp_path / "plain.jsonl"])
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("[1, 2]", "not a JSON object"),
+        ('{"tags": []}', "no 'file' name"),
+        ('{"file": 5, "duration": 1, "tags": []}', "no 'file' name"),
+        ('{"file": "a.wav", "tags": []}', "no 'duration' in seconds"),
+        ('{"file": "a.wav", "duration": 1, "tags": [{"label": "x"}]}', "'tags' is not a list"),
+        ('{"file": "a.wav", "duration": 1, "tags": [], "segments": [{"tags": []}]}', "a segment without"),
+        ('{"file": "a.wav", "error": 3}', "'error' is not text"),
+    ],
+)
+def test_a_malformed_record_is_named_with_its_line(tmp_path, line, problem):
+    path = tmp_path / "t.shard-1-of-1.jsonl"
+    path.write_text(json.dumps(record("ok.wav")) + "\n\n" + line + "\n")
+    expected = rf"t\.shard-1-of-1\.jsonl:3: not a soundtag tag record \({re.escape(problem)}"
+    with pytest.raises(SoundtagError, match=expected):
+        read_shards([path])
+
+
+def test_unreadable_shards_are_one_error_naming_the_file(tmp_path):
+    missing = tmp_path / "t.shard-1-of-1.jsonl"
+    with pytest.raises(SoundtagError, match="t.shard-1-of-1.jsonl: cannot read the shard .no such file"):
+        read_shards([missing])
+    missing.mkdir()
+    with pytest.raises(SoundtagError, match="cannot read the shard .is a directory"):
+        read_shards([missing])
+    binary = tmp_path / "b.shard-1-of-1.jsonl"
+    binary.write_bytes(json.dumps(record("a.wav")).encode() + b"\n\xff\xfe\x00\x81")
+    with pytest.raises(SoundtagError, match=r"b\.shard-1-of-1\.jsonl:2: not UTF-8 text"):
+        read_shards([binary])
+    garbage = tmp_path / "g.shard-1-of-1.jsonl"
+    garbage.write_text("{not json\n")
+    with pytest.raises(SoundtagError, match=r"g\.shard-1-of-1\.jsonl:1: not a JSON line"):
+        read_shards([garbage])
+
+
+def test_a_record_with_non_finite_numbers_becomes_an_error_record(tmp_path):
+    path = tmp_path / "t.shard-1-of-1.jsonl"
+    path.write_text(json.dumps(record("a.wav", float("nan"))) + "\n" + json.dumps(record("b.wav")) + "\n")
+    assert read_shards([path]) == [{"file": "a.wav", "error": "model output is not finite"}, record("b.wav")]

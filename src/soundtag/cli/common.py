@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from typing import TYPE_CHECKING
 
@@ -53,8 +54,6 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
 def recipe_config(args: argparse.Namespace) -> RunConfig:
     """The config of ``CONFIG`` with ``--set``, ``--corpus`` and ``--cache-dir`` applied."""
-    from pathlib import Path
-
     from soundtag.config import load_config
     from soundtag.errors import SoundtagError
 
@@ -64,3 +63,14 @@ def recipe_config(args: argparse.Namespace) -> RunConfig:
     overrides += [f"data.corpus={Path(args.corpus).resolve()}"] if args.corpus else []
     overrides += [f"data.cache_dir={Path(args.cache_dir).resolve()}"] if args.cache_dir else []
     return load_config(args.config_file, overrides)
+
+
+def check_recipe_outputs(args: argparse.Namespace, config: RunConfig, out: str | Path) -> None:
+    """Before any work: the output folder ``out`` (``--out``) is neither the config file nor the corpus,
+    and it and the feature cache folder can be written."""
+    from soundtag.outputs import check_output
+
+    inputs = [p for p in (args.config_file, config.data.corpus) if p]
+    check_output(out, inputs=inputs, folder=True, option="--out")
+    if config.data.cache_dir:
+        check_output(config.data.cache_dir, inputs=inputs, folder=True, option="--cache-dir")

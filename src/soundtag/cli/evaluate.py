@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from soundtag.cli.common import warn
 from soundtag.errors import SoundtagError
 from soundtag.runs import BEST_CHECKPOINT
+
+if TYPE_CHECKING:
+    from soundtag.data import Corpus
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write fname,label with the top 3 labels for every clip of the corpus's test CSV.",
     )
     _add_run_arguments(predict)
-    predict.add_argument("--submission", metavar="FILE", required=True, help="CSV file to write")
+    predict.add_argument("--submission", metavar="FILE", required=True,
+                         help="CSV file to write (never one of the corpus's or the run's files)")
     predict.set_defaults(run=run_predict)
 
 
@@ -39,31 +44,38 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _load(args: argparse.Namespace):
-    from soundtag.data import read_corpus
-    from soundtag.inference import Tagger
+def _corpus(args: argparse.Namespace) -> tuple[Corpus, str | None]:
+    """The corpus (``--corpus`` or the run's) and the feature cache folder, which must be writable."""
+    from soundtag.data import describe_rejected, read_corpus
+    from soundtag.outputs import check_output
+    from soundtag.runs import RunFolder
 
-    tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint)
-    corpus = read_corpus(args.corpus or tagger.config.data.corpus)
-    for csv_path, problem in corpus.rejected:
-        warn(f"{csv_path}: row left out: {problem}")
-    return tagger, corpus, args.cache_dir or tagger.config.data.cache_dir
+    config = RunFolder(args.run_dir).read_config()
+    corpus = read_corpus(args.corpus or config.data.corpus)
+    if args.cache_dir:
+        check_output(args.cache_dir, inputs=[corpus.root, args.run_dir], folder=True, option="--cache-dir")
+    if corpus.rejected:
+        warn(describe_rejected(corpus.rejected))
+    return corpus, args.cache_dir or config.data.cache_dir
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Score the split; write metrics JSON and the confusion PNG beside the run."""
-    from soundtag.inference import evaluate_split
-    from soundtag.runs import RunFolder
+    """Score the split; write metrics JSON and the confusion PNG beside the run (checked writable first)."""
+    from soundtag.inference import Tagger, evaluate_split, evaluation_dir
+    from soundtag.outputs import check_output, json_text
     from soundtag.reports import plot_run_confusion
 
-    tagger, corpus, cache_dir = _load(args)
+    corpus, cache_dir = _corpus(args)
+    out = check_output(evaluation_dir(args.run_dir, corpus, args.split), folder=True)
+    tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint)
     result, metrics = evaluate_split(tagger, corpus, args.split, cache_dir, progress=not args.quiet)
-    plot_run_confusion(result, tagger.run_dir, args.split)
+    plot_run_confusion(result, tagger.run_dir, args.split, result.corpus_name)
+    if result.unknown:
+        warn(result.describe_unknown())
     for path, problem in result.failures:
         warn(f"skipped {path}: {problem}")
-    out = RunFolder(args.run_dir).evaluation_dir(args.split)
     if args.json:
-        print(json.dumps(metrics))
+        print(json_text(metrics))
     else:
         print(f"{args.split}: {metrics['n_clips']} clips, accuracy {metrics['accuracy']:.4f}, "
               f"MAP@3 {metrics['map3']:.4f}; details in {out}")
@@ -71,15 +83,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Write the submission, warning about clips that could not be decoded."""
-    from soundtag.inference import write_submission
+    """Write the submission (never over a corpus or run file), warning about clips that could not be decoded."""
+    from soundtag.data import empty_split_reason
+    from soundtag.inference import Tagger, write_submission
+    from soundtag.outputs import check_output, run_files
 
-    tagger, corpus, cache_dir = _load(args)
+    corpus, cache_dir = _corpus(args)
+    check_output(args.submission, inputs=[*corpus_files(corpus), *run_files(args.run_dir)], option="--submission")
     if not corpus.test:
-        raise SoundtagError(f"{corpus.root}: no test CSV (test.csv or test_post_competition.csv)")
+        raise SoundtagError(f"{corpus.root}: {empty_split_reason(corpus, 'test')}")
+    tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint)
     failures = write_submission(args.submission, tagger, corpus.test, corpus.train, cache_dir,
                                 progress=not args.quiet)
     for path, problem in failures:
         warn(f"{path}: {problem}; given the most frequent training labels")
     print(f"wrote {len(corpus.test)} rows to {args.submission}")
     return 0
+
+
+def corpus_files(corpus: Corpus) -> list[Path]:
+    """The files a command reads from a corpus: its CSV files and every clip's audio."""
+    return [*Path(corpus.root).glob("*.csv"), *(clip.path for clip in corpus.clips)]

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("corpus", nargs="?", help="corpus or audio folder (default: the config's data.corpus)")
     add_config_arguments(parser)
-    parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: ~/.cache/soundtag)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: ~/.cache/soundtag; "
+                        "checked for writability before any work)")
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes (default: data.num_workers)")
     parser.add_argument("--strict", action="store_true", help="fail when any file cannot be read")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -26,11 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Extract, then print the summary and any files skipped."""
+    from soundtag.audio import display_name
     from soundtag.data import FeatureCache, cache_features, clips_of
+    from soundtag.outputs import check_output
 
     config = config_from_args(args)
     corpus = args.corpus or config.data.corpus
-    cache = FeatureCache(args.cache_dir or config.data.cache_dir, config.audio, config.features)
+    cache_dir = args.cache_dir or config.data.cache_dir
+    cache = FeatureCache(cache_dir, config.audio, config.features)
+    check_output(cache_dir or cache.root, inputs=[corpus] if corpus else [], folder=True, option="--cache-dir")
     clips, rejected = clips_of(corpus)
     if rejected and args.strict:
         csv_path, problem = rejected[0]
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if report.failures:
         print(f"skipped {len(report.failures)} file(s) that could not be read:")
         for path, problem in report.failures:
-            print(f"  {path}: {problem}")
+            print(f"  {display_name(path)}: {problem}")
         if args.strict:
             raise SoundtagError(f"{len(report.failures)} file(s) could not be read (--strict)")
     return 0

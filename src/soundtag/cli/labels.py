@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from soundtag.cli.common import add_recipe_arguments, recipe_config
+from soundtag.cli.common import add_recipe_arguments, check_recipe_outputs, recipe_config
 from soundtag.config import EnsembleConfig, CleanConfig, choices
 from soundtag.errors import SoundtagError
+from soundtag.outputs import check_output, json_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +72,9 @@ def run_autoencode(args: argparse.Namespace) -> int:
     from soundtag.labels import train_autoencoder
     from soundtag.reports import plot_autoencoder
 
-    plot_autoencoder(train_autoencoder(recipe_config(args), args.out, progress=not args.quiet), args.out)
+    config = recipe_config(args)
+    check_recipe_outputs(args, config, args.out)
+    plot_autoencoder(train_autoencoder(config, args.out, progress=not args.quiet), args.out)
     print(f"latents, loss.png and reconstructions.png in {Path(args.out)}")
     return 0
 
@@ -88,13 +90,15 @@ def run_spread(args: argparse.Namespace) -> int:
     overrides = args.overrides + ([f"clean.method={args.method}"] if args.method else [])
     folder.read_config()  # an edited config.yaml is refused
     config = load_config(folder.config_path, overrides)
-    embeddings = spreading_embeddings(config, run_dir, progress=not args.quiet)
-    if args.compare:
-        print(compare_schemes(config, embeddings, Path(args.out or run_dir)).to_markdown(index=False))
-        return 0
     scheme = args.groups or config.clean.groups
     name = "confident" if config.clean.method == "confident" else f"spread-{scheme}"
-    out = Path(args.out or run_dir / name)
+    # --compare writes its tables beside the autoencoder run by default; a scheme's outputs get a folder
+    out = check_output(args.out or (run_dir if args.compare else run_dir / name), folder=True, option="--out",
+                       inputs=[] if args.compare else [run_dir])
+    embeddings = spreading_embeddings(config, run_dir, progress=not args.quiet)
+    if args.compare:
+        print(compare_schemes(config, embeddings, out).to_markdown(index=False))
+        return 0
     result = spread(config, embeddings, scheme, out)
     plot_spreading(embeddings, result.promoted, scheme, out, config.seed)
     print(result.table.to_markdown(index=False))
@@ -106,7 +110,9 @@ def run_selftrain(args: argparse.Namespace) -> int:
     from soundtag.labels import run_selftraining
     from soundtag.reports import plot_rounds
 
-    result = run_selftraining(recipe_config(args), args.out, progress=not args.quiet)
+    config = recipe_config(args)
+    check_recipe_outputs(args, config, args.out)
+    result = run_selftraining(config, args.out, progress=not args.quiet)
     plot_rounds(result.table, Path(args.out) / "rounds.png")
     print(result.table.to_markdown(index=False))
     print(f"final model: {result.final_dir}")
@@ -120,6 +126,10 @@ def run_ensemble(args: argparse.Namespace) -> int:
 
     if args.weights and len(args.weights) != len(args.run_dirs):
         raise SoundtagError(f"--weights needs one weight per run ({len(args.run_dirs)}), got {len(args.weights)}")
+    inputs = [*args.run_dirs, *([args.corpus] if args.corpus else [])]
+    check_output(args.out, inputs=inputs, folder=True, option="--out")
+    if args.cache_dir:
+        check_output(args.cache_dir, inputs=inputs, folder=True, option="--cache-dir")
     runs = {}
     for run_dir in args.run_dirs:
         runs[run_dir] = score_run(run_dir, args.corpus, args.cache_dir, progress=not args.quiet)
@@ -128,7 +138,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
     metrics = write_ensemble(result, args.out)
     plot_ensemble_confusion(result, args.out)
     if args.json:
-        print(json.dumps(metrics))
+        print(json_text(metrics))
     else:
         print(f"ensemble ({args.method}) of {len(metrics['runs'])} run(s): accuracy {metrics['accuracy']:.4f}, "
               f"MAP@3 {metrics['map3']:.4f} on {metrics['n_clips']} clips; submission in {args.out}")
@@ -138,7 +148,9 @@ def run_ensemble(args: argparse.Namespace) -> int:
 def run_filters(args: argparse.Namespace) -> int:
     from soundtag.reports import filter_pictures
 
-    written = filter_pictures(args.run_dir, args.out or Path(args.run_dir) / "filters", args.clip)
+    inputs = [args.run_dir] + ([args.clip] if args.clip else [])
+    out = check_output(args.out or Path(args.run_dir) / "filters", inputs=inputs, folder=True, option="--out")
+    written = filter_pictures(args.run_dir, out, args.clip)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -146,7 +158,9 @@ def run_filters(args: argparse.Namespace) -> int:
 def run_experiment(args: argparse.Namespace) -> int:
     from soundtag.experiment import run_experiment as experiment
 
-    summary = experiment(recipe_config(args), args.out, progress=not args.quiet)
+    config = recipe_config(args)
+    check_recipe_outputs(args, config, args.out)
+    summary = experiment(config, args.out, progress=not args.quiet)
     for name, stage in summary.stages.items():
         print(f"{name:>10}: test MAP@3 {stage.map3:.4f}, accuracy {stage.accuracy:.4f}")
     if "recipe" in summary.recipes:

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; user errors print one line and exit 2."""
+    """Run one subcommand; user errors, and OSErrors that name a file (a folder made read-only while
+    the command ran, say), print one line and exit 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except SoundtagError as exc:
         print(f"soundtag: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        from soundtag.fileio import describe_os_error
+
+        print(f"soundtag: error: {exc.filename}: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("soundtag: interrupted", file=sys.stderr)

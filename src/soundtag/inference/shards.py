@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from soundtag.errors import SoundtagError
+from soundtag.fileio import describe_os_error
+from soundtag.outputs import NOT_FINITE, has_non_finite
 
 T = TypeVar("T")
 SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)(\.[^.]*)?$")
@@ -32,14 +34,19 @@ def shard_items(items: Sequence[T], index: int, count: int) -> list[T]:
 
 
 def shard_path(path: str | Path, index: int, count: int) -> Path:
-    """``out.jsonl`` -> ``out.shard-K-of-N.jsonl``."""
+    """Where shard K of N of ``-o path`` goes: JSON lines, the format :func:`read_shards` joins.
+
+    >>> shard_path("/x/out.json", 2, 5).name
+    'out.shard-2-of-5.jsonl'
+    """
     path = Path(path)
-    return path.with_name(f"{path.stem}.shard-{index}-of-{count}{path.suffix}")
+    return path.with_name(f"{path.stem}.shard-{index}-of-{count}.jsonl")
 
 
 def read_shards(paths: Sequence[str | Path]) -> list[dict]:
     """Records of every shard file (JSON lines), checking that shards 1..N are all there once and
-    that no file was tagged twice; sorted by file.
+    that no file was tagged twice; sorted by file. A record whose numbers are not finite becomes an
+    error record; an unreadable file or a line that is not a tag record is one error naming it.
     """
     seen: dict[int, Path] = {}
     counts = set()
@@ -60,15 +67,68 @@ def read_shards(paths: Sequence[str | Path]) -> list[dict]:
         raise SoundtagError(f"shard {missing[0]} of {count} is missing: the merge would have a gap")
     records: dict[str, dict] = {}
     for index in sorted(seen):
-        for number, line in enumerate(seen[index].read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                name = record["file"]
-            except (ValueError, KeyError, TypeError):
-                raise SoundtagError(f"{seen[index]}:{number}: not a soundtag tag record") from None
+        for name, record in _shard_records(seen[index]):
             if name in records:
                 raise SoundtagError(f"{seen[index]}: {name} was also tagged by another shard")
             records[name] = record
     return [records[name] for name in sorted(records)]
+
+
+def _shard_records(path: Path) -> list[tuple[str, dict]]:
+    """(file, record) of each line of one shard file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SoundtagError(f"{path}: cannot read the shard ({describe_os_error(exc)})") from None
+    records = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SoundtagError(f"{path}:{number}: not UTF-8 text; is it a shard written by soundtag tag?") from None
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            raise SoundtagError(f"{path}:{number}: not a JSON line; is it a shard written by soundtag tag?") from None
+        problem = record_problem(record)
+        if problem:
+            raise SoundtagError(f"{path}:{number}: not a soundtag tag record ({problem})")
+        if has_non_finite(record):
+            record = {"file": record["file"], "error": NOT_FINITE}
+        records.append((record["file"], record))
+    return records
+
+
+def record_problem(record: object) -> str | None:
+    """What keeps ``record`` from being a tag record (``file`` with ``duration``, ``tags`` and maybe
+    ``segments``, or ``file`` with ``error``), or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if not isinstance(record.get("file"), str):
+        return "no 'file' name"
+    if "error" in record:
+        return None if isinstance(record["error"], str) else "'error' is not text"
+    if not _is_number(record.get("duration")):
+        return "no 'duration' in seconds"
+    if not _is_tag_list(record.get("tags")):
+        return "'tags' is not a list of labels with probabilities"
+    segments = record.get("segments", [])
+    if not isinstance(segments, list):
+        return "'segments' is not a list"
+    for span in segments:
+        if not (isinstance(span, dict) and _is_number(span.get("start")) and _is_number(span.get("end"))):
+            return "a segment without 'start' and 'end'"
+        if not _is_tag_list(span.get("tags")):
+            return "a segment's 'tags' is not a list of labels with probabilities"
+    return None
+
+
+def _is_tag_list(tags: object) -> bool:
+    return isinstance(tags, list) and all(
+        isinstance(t, dict) and isinstance(t.get("label"), str) and _is_number(t.get("probability")) for t in tags)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,6 +1,8 @@
 """Bad input end to end: broken files of every format, odd rates, channel counts and lengths, a
-1-hour file, hostile CSVs and unreadable files, fed to ``soundtag tag`` / ``soundtag features`` and
-to the Python API, plus property tests of the CSV reader and of the features at random settings.
+1-hour file, hostile CSVs and unreadable files, headers that lie, names that are not UTF-8, pipes,
+devices and broken links, silence and samples too loud to be audio, fed to ``soundtag tag`` /
+``soundtag features`` and to the Python API, plus property tests of the CSV reader and of the
+features at random settings.
 
 Every case must end the same way: one clear line naming the file, every other file still processed,
 exit code 0, and no output half-written. What the unit tests already cover is not repeated here:
@@ -9,13 +11,14 @@ through ``read_corpus`` (tests/data/test_corpus.py), ``soundtag features`` on a 
 corrupt and a NaN file (tests/cli/test_features_cli.py) and the transforms at their default
 settings (tests/features/test_transforms.py).
 
-The CLI runs in this process (``soundtag.cli.main.main``) except for the 1-hour memory check and
+The CLI runs in this process (``soundtag.cli.main.main``) except for the 1-hour memory checks and
 the unreadable file as another user, which need their own processes. Output is captured at the file
 descriptor level because libmpg123 prints its own warnings straight to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -27,19 +30,22 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from soundtag.audio import load_audio
+from soundtag.audio import MAX_PEAK, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, display_name, load_audio
+from soundtag.audio.decode import BLOCK_SAMPLES
 from soundtag.cli.main import main
 from soundtag.config import LogMelConfig, MfccConfig, RawConfig, SpectrogramConfig, load_config
-from soundtag.data import FeatureCache, read_corpus
+from soundtag.data import FeatureCache, cache_features, read_corpus
 from soundtag.errors import AudioError, ConfigError, CorpusError
 from soundtag.features import build_transform, extract_batch
 from soundtag.training import start_run
@@ -422,26 +428,26 @@ def test_csvs_with_a_bom_and_crlf_are_read(tmp_path, capfd):
 def test_rows_escaping_the_corpus_are_listed_and_the_rest_processed(tmp_path, capfd):
     outside = tmp_path / "outside.flac"
     shutil.copy(DEMO / "audio_test" / "01423593.flac", outside)
-    unsafe = ["../../outside.flac", str(outside), "link.flac", "sub/../../../outside.flac"]
-    root = demo_corpus(tmp_path / "corpus", [[fname, "Bark", "0"] for fname in unsafe])
-    (root / "audio_train" / "link.flac").symlink_to(outside)
+    unsafe = ["../../outside.flac", str(outside), "sub/../../../outside.flac"]
+    root = demo_corpus(tmp_path / "corpus", [[fname, "Bark", "0"] for fname in [*unsafe, "link.flac"]])
+    (root / "audio_train" / "link.flac").symlink_to(outside)  # the corpus owner's link: followed
     (root / "audio_train" / "inside.flac").symlink_to(root / "audio_train" / DEMO_ROWS[0][0])  # allowed
 
     corpus = read_corpus(root)
-    assert [c.fname for c in corpus.train] == [f for f, _ in DEMO_ROWS]
+    assert [c.fname for c in corpus.train] == [f for f, _ in DEMO_ROWS] + ["link.flac"]
     assert [fname for fname in unsafe if any(repr(fname) in problem for _, problem in corpus.rejected)] == unsafe
 
     cache_dir = tmp_path / "cache"
     code, stdout, stderr = run_main(capfd, ["features", root, "--cache-dir", cache_dir, "--workers", "0", "--quiet"])
     assert code == 0, stderr
     lines = stdout.splitlines()
-    assert lines[0].startswith("3 clips (0 already cached, 3 extracted, 0 failed)")
+    assert lines[0].startswith("4 clips (0 already cached, 4 extracted, 0 failed)")
     assert lines[2] == f"left out {len(unsafe)} CSV row(s):"
     for fname, line in zip(unsafe, lines[3:]):
         assert line.startswith(f"  {root / 'train.csv'}: ") and repr(fname) in line
-    assert len(cached_entries(cache_dir)) == 3
+    assert len(cached_entries(cache_dir)) == 4
     config = load_config(None)
-    assert not FeatureCache(cache_dir, config.audio, config.features).contains(outside)
+    assert FeatureCache(cache_dir, config.audio, config.features).contains(outside)  # through the link
 
 
 # --- unreadable files --------------------------------------------------------------------------------
@@ -652,3 +658,317 @@ def test_an_odd_n_fft_is_refused(config):
     """
     with pytest.raises(ConfigError, match="n_fft must be even"):
         config(n_fft=1023)
+# --- headers, names, special files and levels no audio has (issue #12) ---------------------------------
+#
+# Each test is named after the rule it proves; the issue's defect number is in its docstring.
+
+
+def flac_claiming(data: bytes, samples: int) -> bytes:
+    """A FLAC file whose STREAMINFO claims ``samples`` samples (36 bits), its frames unchanged."""
+    patched = bytearray(data)
+    patched[8 + 13] = (patched[8 + 13] & 0xF0) | (samples >> 32)  # STREAMINFO: the sample count's top 4 bits
+    patched[8 + 14 : 8 + 18] = (samples & 0xFFFFFFFF).to_bytes(4, "big")
+    return bytes(patched)
+
+
+def wav_claiming_rate(path: Path, rate: int, seconds: float = 0.2) -> Path:
+    """A 16-bit WAV of a tone whose header says ``rate`` Hz (and the byte rate that goes with it)."""
+    sf.write(path, tone_with_noise(seconds, SR), SR, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = rate.to_bytes(4, "little")
+    data[28:32] = (2 * rate & 0xFFFFFFFF).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_header_never_sizes_an_allocation(run_dir, tmp_path, capfd, monkeypatch):
+    """#12: a FLAC claiming 2**36 samples made features/train allocate 256 GiB and die, losing the batch."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    sf.write(folder / "good.wav", tone_with_noise(1.0, SR), SR)
+    sf.write(tmp_path / "one-second.flac", tone_with_noise(1.0, SR), SR)
+    huge = folder / "huge.flac"
+    huge.write_bytes(flac_claiming((tmp_path / "one-second.flac").read_bytes(), 2**36 - 1))
+    assert sf.info(huge).frames == 2**36 - 1
+    reads: list[int] = []
+    original_read = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        reads.append(frames)
+        return original_read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    code, stdout, stderr = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
+                                            "--quiet"])
+    assert code == 0, stderr
+    assert stdout.startswith("2 clips (0 already cached, 1 extracted, 1 failed)")
+    assert stdout.splitlines()[-1].startswith(f"  {huge}: corrupt audio data (")
+
+    code, stdout, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", "jsonl", "--quiet"])
+    assert code == 0, stderr
+    records = {Path(r["file"]).name: r for r in map(json.loads, stdout.splitlines())}
+    assert "tags" in records["good.wav"] and "corrupt audio data" in records["huge.flac"]["error"]
+    assert reads and all(0 < frames <= BLOCK_SAMPLES for frames in reads), sorted(set(reads))
+
+
+def test_rates_no_audio_has_are_refused_by_name(run_dir, tmp_path, capfd):
+    """#13 and #23: a 7 KB WAV whose header says 1 Hz became an hour at 32 kHz (2.3 GB); one saying
+    2**31 - 1 Hz was "contains no audio samples"."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    sf.write(folder / "good.wav", tone_with_noise(1.0, SR), SR)
+    one_hz = wav_claiming_rate(folder / "one-hz.wav", 1)
+    absurd = wav_claiming_rate(folder / "absurd-rate.wav", 2**31 - 1)
+    assert one_hz.stat().st_size < 7_000 and sf.info(one_hz).samplerate == 1
+    reasons = {one_hz: "sample rate 1 Hz is too low for audio (below 1000 Hz)",
+               absurd: "sample rate 2147483647 Hz is absurd (above 1000000 Hz)"}
+    for path, reason in reasons.items():
+        with pytest.raises(AudioError) as info:
+            load_audio(path, 32000)
+        assert info.value.problem == reason
+    assert (MIN_SAMPLE_RATE, MAX_SAMPLE_RATE) == (1000, 1_000_000)
+    load_audio(wav_claiming_rate(tmp_path / "lowest.wav", MIN_SAMPLE_RATE), 32000)  # the bounds themselves pass
+    load_audio(wav_claiming_rate(tmp_path / "highest.wav", MAX_SAMPLE_RATE), 32000)
+
+    code, stdout, stderr = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
+                                            "--quiet"])
+    assert code == 0, stderr
+    assert stdout.splitlines()[-2:] == [f"  {absurd}: {reasons[absurd]}", f"  {one_hz}: {reasons[one_hz]}"]
+    code, stdout, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", "jsonl", "--quiet"])
+    assert code == 0, stderr
+    errors = {r["file"]: r.get("error") for r in map(json.loads, stdout.splitlines())}
+    assert errors == {str(absurd): reasons[absurd], str(folder / "good.wav"): None, str(one_hz): reasons[one_hz]}
+
+
+def write_silent_flac(path: Path, minutes: int, sample_rate: int = 16000) -> Path:
+    """``minutes`` of digital silence as FLAC (a few hundred KB an hour), written a minute at a time."""
+    minute = np.zeros(60 * sample_rate, dtype=np.int16)
+    with sf.SoundFile(path, "w", sample_rate, 1) as handle:
+        for _ in range(minutes):
+            handle.write(minute)
+    return path
+
+
+def peak_rss_of_features(folder: Path, cache_dir: Path, env: dict[str, str], *settings: str) -> int:
+    """Peak resident memory (kB) of ``soundtag features`` on ``folder``, measured from a fresh parent."""
+    command = [sys.executable, "-c", MEASURE_CHILD, sys.executable, "-m", "soundtag", "features", str(folder),
+               "--cache-dir", str(cache_dir), "--workers", "0", "--quiet"]
+    command += [arg for setting in settings for arg in ("--set", setting)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.strip().splitlines()[-1])
+
+
+def test_features_stream_a_long_file_in_bounded_memory(tmp_path):
+    """#13: a 2-hour silent FLAC took 4.0 GB in ``soundtag features`` (decoded, resampled and
+    featurised whole). With no length limit it is now featurised as it is decoded: an hour takes
+    about the memory of a minute plus its features (8 mel bands here: 11.5 MB for the hour, where
+    its samples at 32 kHz would be 460 MB)."""
+    env = subprocess_env(tmp_path / "xdg")
+    sizes = {}
+    for minutes in (1, 60):
+        folder = tmp_path / f"{minutes}-min"
+        folder.mkdir()
+        write_silent_flac(folder / "silence.flac", minutes)
+        sizes[minutes] = peak_rss_of_features(folder, tmp_path / "cache", env, "audio.max_seconds=null",
+                                              "features.n_mels=8")
+    assert sizes[60] <= sizes[1] + 150_000, f"peak RSS {sizes[60]} kB for 1 h vs {sizes[1]} kB for 1 min"
+    config = load_config(None, ["audio.max_seconds=null", "features.n_mels=8"])
+    cache = FeatureCache(tmp_path / "cache", config.audio, config.features)
+    features = cache.load(tmp_path / "60-min" / "silence.flac")
+    assert features.shape == (8, 1 + 3600 * 32000 // 320)
+
+
+def test_a_file_over_max_seconds_is_cut_with_a_warning_naming_it(tmp_path, caplog):
+    """#13: ``audio.max_seconds`` (default 600 s) is the longest clip feature extraction uses; a longer
+    file's first max_seconds are used and a warning names it. Silence is said too (#23)."""
+    long = write_silent_flac(tmp_path / "eleven-minutes.flac", 11)
+    short = tmp_path / "short.wav"
+    sf.write(short, tone_with_noise(1.0, SR), SR)
+    config = load_config(None, ["features.n_mels=8"])
+    assert config.audio.max_seconds == 600.0
+    cache = FeatureCache(tmp_path / "cache", config.audio, config.features)
+    with caplog.at_level("WARNING", logger="soundtag.audio"):
+        report = cache_features([long, short], config.audio, config.features, cache, num_workers=0, progress=False)
+    assert report.failures == []
+    assert report.warnings == [
+        (str(long), "longer than audio.max_seconds: only its first 600 s are used"),
+        (str(long), "silent: every sample is 0"),
+    ]
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged == [f"soundtag: warning: {long}: {note}" for _, note in report.warnings]
+    assert cache.load(long).shape == (8, 1 + 600 * 32000 // 320)
+    assert report.seconds == pytest.approx(601.0)
+
+
+def make_unnamed_folder(root: Path) -> tuple[Path, Path, Path]:
+    """A folder holding a tone, a tone named ``caf\\xe9.wav`` in Latin-1 (not UTF-8) and a text file
+    named ``bad\\xff.wav``; returns the folder and the two odd names as paths."""
+    root.mkdir()
+    sf.write(root / "good.wav", tone_with_noise(1.0, SR), SR)
+    latin1 = os.fsencode(root) + b"/caf\xe9.wav"
+    with open(latin1, "wb") as handle:
+        sf.write(handle, tone_with_noise(1.0, SR), SR, format="WAV")
+    broken = os.fsencode(root) + b"/bad\xff.wav"
+    with open(broken, "wb") as handle:
+        handle.write(b"not audio at all\n" * 40)
+    return root, Path(os.fsdecode(latin1)), Path(os.fsdecode(broken))
+
+
+def test_a_file_name_that_is_not_utf8_is_processed_and_written_escaped(run_dir, tmp_path, capfd):
+    """#20: a name that is not UTF-8 killed ``features`` with UnicodeEncodeError and ``tag`` called it
+    unreadable. It is read like any file; outputs write the bytes that are not UTF-8 as ``\\xNN``."""
+    folder, latin1, broken = make_unnamed_folder(tmp_path / "names")
+    assert display_name(latin1) == str(folder / "caf\\xe9.wav")
+    code, stdout, stderr = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
+                                            "--quiet"])
+    assert code == 0, stderr
+    assert stdout.startswith("3 clips (0 already cached, 2 extracted, 1 failed)")
+    assert stdout.splitlines()[-1].startswith(f"  {folder}/bad\\xff.wav: not a readable audio file (")
+    config = load_config(None)
+    assert FeatureCache(tmp_path / "cache", config.audio, config.features).load(latin1).shape[0] == 64
+
+    for fmt in ("json", "csv"):
+        out = tmp_path / f"tags.{fmt}"
+        code, _, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", fmt, "-o", out, "--quiet"])
+        assert code == 0, stderr
+        text = out.read_bytes().decode("utf-8")  # strict: valid UTF-8 throughout
+        assert not re.search("[\ud800-\udfff]", text)
+        if fmt == "json":
+            data = json.loads(text)
+            assert [r["file"] for r in data["files"]] == [f"{folder}/caf\\xe9.wav", f"{folder}/good.wav"]
+            assert [r["file"] for r in data["failed"]] == [f"{folder}/bad\\xff.wav"]
+            assert data["files"][0]["tags"] == data["files"][1]["tags"]  # the same tone under both names
+        else:
+            files = {row["file"] for row in csv.DictReader(io.StringIO(text))}
+            assert files == {f"{folder}/caf\\xe9.wav", f"{folder}/good.wav", f"{folder}/bad\\xff.wav"}
+        assert f"could not tag {folder}/bad\\xff.wav: not a readable audio file" in stderr
+
+
+@pytest.fixture
+def special_folder(tmp_path):
+    """A folder holding a tone, a named pipe, a link to /dev/zero and a broken link, all named .wav. A
+    timer opens the pipe for writing after a while, so a reader that opened it would not hang the tests."""
+    folder = tmp_path / "special"
+    folder.mkdir()
+    sf.write(folder / "good.wav", tone_with_noise(1.0, SR), SR)
+    os.mkfifo(folder / "pipe.wav")
+    (folder / "zero.wav").symlink_to("/dev/zero")
+    (folder / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+
+    def unblock() -> None:
+        with contextlib.suppress(OSError):
+            os.close(os.open(folder / "pipe.wav", os.O_WRONLY | os.O_NONBLOCK))
+
+    timer = threading.Timer(30.0, unblock)
+    timer.start()
+    yield folder
+    timer.cancel()
+
+
+SPECIAL_PROBLEMS = {
+    "dangling.wav": "broken symbolic link (to {tmp}/nowhere.wav)",
+    "pipe.wav": "not a regular file (a named pipe)",
+    "zero.wav": "not a regular file (a character device)",
+}
+
+
+def test_pipes_devices_and_broken_links_are_listed_as_what_they_are(run_dir, special_folder, tmp_path, capfd):
+    """#22: a pipe or a link to /dev/zero was "empty file (0 bytes)"; broken links and pipes in a
+    tagged folder were skipped without a word. Each is listed, and nothing opens the pipe."""
+    expected = {name: problem.format(tmp=tmp_path) for name, problem in SPECIAL_PROBLEMS.items()}
+    for name, problem in expected.items():
+        with pytest.raises(AudioError) as info:
+            load_audio(special_folder / name)
+        assert info.value.problem == problem
+
+    code, stdout, stderr = run_main(capfd, ["tag", run_dir, special_folder, "--format", "jsonl", "--quiet"])
+    assert code == 0, stderr
+    records = {Path(r["file"]).name: r for r in map(json.loads, stdout.splitlines())}
+    assert {name: r.get("error") for name, r in records.items()} == {**expected, "good.wav": None}
+    assert own_lines(stderr) == [f"soundtag: warning: could not tag {special_folder / name}: {problem}"
+                                 for name, problem in sorted(expected.items())]
+
+    code, stdout, stderr = run_main(capfd, ["features", special_folder, "--cache-dir", tmp_path / "cache",
+                                            "--workers", "0", "--quiet"])
+    assert code == 0, stderr
+    assert stdout.startswith("4 clips (0 already cached, 1 extracted, 3 failed)")
+    listed = [f"  {special_folder / name}: {problem}" for name, problem in sorted(expected.items())]
+    assert stdout.splitlines()[-3:] == listed
+
+
+def test_silence_is_flagged_and_warned_about(run_dir, tmp_path, capfd):
+    """#23: all-zero audio was tagged with confident labels and no warning. Its record says
+    ``"silent": true`` and stderr says it, one line per file; a quiet file is not silent."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    sf.write(folder / "silent.flac", np.zeros(int(1.5 * SR), dtype=np.float32), SR)
+    sf.write(folder / "quiet.wav", 1e-4 * tone_with_noise(1.0, SR), SR, subtype="FLOAT")
+    for framewise in ([], ["--framewise"]):
+        code, stdout, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", "jsonl", "--quiet", *framewise])
+        assert code == 0, stderr
+        records = {Path(r["file"]).name: r for r in map(json.loads, stdout.splitlines())}
+        assert records["silent.flac"]["silent"] is True and len(records["silent.flac"]["tags"]) == 3
+        assert "silent" not in records["quiet.wav"]
+        assert own_lines(stderr) == [f"soundtag: warning: {folder / 'silent.flac'}: silent (every sample is 0): "
+                                     "its tags say nothing about it"]
+
+
+LOUD = {"1e20": 1e20, "1e30": 1e30, "3e38": 3e38}
+
+
+@pytest.mark.parametrize("name", [*LOUD, "3e38-and-nan"])
+def test_samples_too_loud_to_be_audio_are_refused(tmp_path, name):
+    """#6: one float32 clip with finite samples of 1e20 turned the training loss NaN (its power
+    overflowed float32). Samples beyond +-MAX_PEAK (60 dB over full scale) are refused by name."""
+    data = tone_with_noise(0.5, SR)[:, 0]
+    data[100] = LOUD.get(name, 3e38)
+    if name == "3e38-and-nan":
+        data[200] = np.nan
+    path = tmp_path / f"{name}.wav"
+    sf.write(path, data, SR, subtype="FLOAT")
+    assert np.isfinite(sf.read(path, dtype="float32")[0][100])  # a valid float WAV
+    with pytest.raises(AudioError) as info:
+        load_audio(path, 32000)
+    if name in LOUD:
+        assert info.value.problem == (f"peak level {LOUD[name]:.3g} is not audio (samples must lie within +-1000, "
+                                      "60 dB over full scale)")
+    else:
+        assert info.value.problem == "contains NaN or infinite samples"
+    config = load_config(None)
+    cache = FeatureCache(tmp_path / "cache", config.audio, config.features)
+    report = cache_features([path], config.audio, config.features, cache, num_workers=0, progress=False)
+    assert report.failures == [(str(path), info.value.problem)]
+
+
+@st.composite
+def loudest_waveforms(draw):
+    """The loudest signals that pass: DC, a square wave at any period or noise at +-MAX_PEAK."""
+    n = draw(st.integers(1, 20000))
+    kind = draw(st.sampled_from(["dc", "square", "noise"]))
+    if kind == "dc":
+        signal = np.ones(n)
+    elif kind == "square":
+        signal = np.where((np.arange(n) // draw(st.integers(1, 64))) % 2, 1.0, -1.0)
+    else:
+        signal = np.sign(np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal(n))
+    return (MAX_PEAK * signal).astype(np.float32)
+
+
+@given(data=st.data())
+def test_property_the_loudest_audio_that_passes_gives_finite_features(data):
+    """#6: no finite input that passes the peak check can overflow the float32 power to inf."""
+    rate, config = data.draw(feature_settings())
+    signal = data.draw(loudest_waveforms())
+    (out,) = extract_batch(build_transform(config, rate), [signal])
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("n_fft", [1024, 16384])
+def test_full_scale_dc_at_the_peak_limit_stays_finite_at_a_long_fft(n_fft):
+    signal = np.full(4 * n_fft, MAX_PEAK, dtype=np.float32)
+    for config in (LogMelConfig(n_fft=n_fft, n_mels=64), SpectrogramConfig(n_fft=n_fft), MfccConfig(n_fft=n_fft)):
+        transform = build_transform(config, 32000)
+        power = transform.frames(torch.from_numpy(signal)[None])
+        assert torch.isfinite(power).all() and float(power.max()) < 1e30
+        assert np.isfinite(extract_batch(transform, [signal])[0]).all()

@@ -136,7 +136,7 @@ def test_saved_yaml_is_plain_and_names_the_feature_first(tmp_path):
     assert list(data["features"])[0] == "name"
     assert data["features"]["name"] == "mfcc"
     assert data["features"]["deltas"] == 2
-    assert data["audio"] == {"sample_rate": 32000, "resample_quality": "HQ"}
+    assert data["audio"] == {"sample_rate": 32000, "resample_quality": "HQ", "max_seconds": 600.0}
 
 
 def test_save_config_overwrites_an_older_file(tmp_path):

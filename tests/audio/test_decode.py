@@ -1,16 +1,35 @@
-"""soundtag.audio.decode: every format to mono float32 at a chosen rate; bad files as AudioError."""
+"""soundtag.audio.decode and .files: every format to mono float32 at a chosen rate, read as a stream of
+bounded blocks; bad files, headers no audio has, special files and odd names as AudioError."""
 
 from __future__ import annotations
 
+import doctest
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from soundtag.audio import AUDIO_EXTENSIONS, AudioInfo, audio_info, is_audio_file, load_audio
+import soundtag.audio.decode
+import soundtag.audio.files
+from soundtag.audio import (
+    AUDIO_EXTENSIONS,
+    MAX_PEAK,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    AudioInfo,
+    AudioStream,
+    audio_info,
+    check_file,
+    display_name,
+    is_audio_file,
+    load_audio,
+)
+from soundtag.audio.decode import BLOCK_SAMPLES
 from soundtag.errors import AudioError, SoundtagError
-from tests.helpers import peak_frequency, sine, write_corrupt_audio, write_nan_wav
+from tests.helpers import REPO_ROOT, peak_frequency, sine, write_corrupt_audio, write_nan_wav
 
 SR = 16000
 
@@ -251,3 +270,130 @@ def test_audio_info_duration(write_audio):
 def test_is_audio_file(name, expected):
     assert is_audio_file(name) is expected
     assert set(AUDIO_EXTENSIONS) >= {".wav", ".flac", ".ogg", ".mp3"}
+
+
+# --- reading as a stream of bounded blocks ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "channels", "target"), [(1000, 1, 32000), (16000, 8, 32000), (192000, 2, 8000),
+                                                          (44100, 1, None)])
+def test_blocks_are_bounded_whatever_the_channels_and_rates(write_audio, rate, channels, target):
+    """A block of the file, mixed and resampled, is about BLOCK_SAMPLES values at most: neither the
+    channel count nor the rate ratio (x32 from 1 kHz to 32 kHz) makes it larger."""
+    data = (0.1 * np.random.default_rng(0).standard_normal((3 * BLOCK_SAMPLES // channels, channels)))
+    path = write_audio("many.wav", data.astype(np.float32), rate, subtype="FLOAT")
+    stream = AudioStream(path, target)
+    blocks = list(stream)
+    assert len(blocks) > 2
+    assert max(map(len, blocks)) <= 1.01 * BLOCK_SAMPLES
+    assert stream.samples == sum(map(len, blocks))
+    np.testing.assert_array_equal(np.concatenate(blocks), load_audio(path, target))  # the same decoder
+
+
+def test_no_read_is_sized_by_the_header(write_audio, monkeypatch):
+    """soundfile's read(-1) allocates what the header claims; every read here asks for a block."""
+    path = write_audio("r.flac", sine(440, 3.0, SR), SR)
+    reads: list[int] = []
+    original_read = sf.SoundFile.read
+    monkeypatch.setattr(sf.SoundFile, "read", lambda self, frames=-1, *a, **k: reads.append(frames)
+                        or original_read(self, frames, *a, **k))
+    load_audio(path, 32000)
+    assert reads and all(0 < frames <= BLOCK_SAMPLES for frames in reads)
+
+
+def test_max_seconds_cuts_and_says_so(ramp_wav):
+    path, ramp = ramp_wav
+    stream = AudioStream(path, max_seconds=0.25)
+    np.testing.assert_array_equal(np.concatenate(list(stream)), ramp[:4000])
+    assert stream.cut and stream.samples == 4000
+    for max_seconds, kwargs in [(1.0, {}), (2.0, {}), (0.25, {"duration": 0.25}), (0.5, {"duration": 0.25})]:
+        stream = AudioStream(path, max_seconds=max_seconds, **kwargs)
+        list(stream)
+        assert not stream.cut, (max_seconds, kwargs)  # the file or the part asked for ends within the limit
+    assert len(load_audio(path, 32000, max_seconds=0.5)) == 16000
+
+
+def test_peak_and_silence(write_audio):
+    loud = AudioStream(write_audio("loud.wav", 3.5 * sine(440, 0.5, SR), SR, subtype="FLOAT"))
+    silent = AudioStream(write_audio("silent.flac", np.zeros(SR, dtype=np.float32), SR))
+    for stream in (loud, silent):
+        list(stream)
+    assert loud.peak == pytest.approx(1.75, abs=1e-3) and not loud.silent  # float files may exceed 1.0
+    assert silent.peak == 0.0 and silent.silent
+
+
+@pytest.mark.parametrize("peak", [1001.0, 1e20, 3e38])
+def test_samples_beyond_max_peak_are_refused(write_audio, peak):
+    data = sine(440, 0.5, SR)
+    data[-1] = -peak
+    path = write_audio("loud.wav", data, SR, subtype="FLOAT")
+    with pytest.raises(AudioError, match=re.escape(f"peak level {peak:.3g} is not audio")):
+        load_audio(path)
+    data[-1] = -MAX_PEAK
+    assert np.abs(load_audio(write_audio("at-limit.wav", data, SR, subtype="FLOAT"))).max() == MAX_PEAK
+
+
+def test_rates_outside_the_bounds_are_refused(tmp_path):
+    def wav(rate: int):
+        path = tmp_path / f"{rate}.wav"
+        sf.write(path, sine(440, 0.1, SR), SR, subtype="PCM_16")
+        data = bytearray(path.read_bytes())
+        data[24:28] = rate.to_bytes(4, "little")
+        path.write_bytes(bytes(data))
+        return path
+
+    for rate, problem in [(MIN_SAMPLE_RATE - 1, "is too low for audio"), (MAX_SAMPLE_RATE + 1, "is absurd"),
+                          (2**31 - 1, "is absurd")]:
+        with pytest.raises(AudioError, match=f"sample rate {rate} Hz {problem}"):
+            audio_info(wav(rate))
+    assert audio_info(wav(MIN_SAMPLE_RATE)).sample_rate == MIN_SAMPLE_RATE
+
+
+# --- what a path is, and its name in outputs ---------------------------------------------------------
+
+
+def test_check_file_says_what_a_path_is(tmp_path):
+    os.mkfifo(tmp_path / "pipe.wav")
+    (tmp_path / "device.wav").symlink_to("/dev/null")
+    (tmp_path / "dangling.wav").symlink_to(tmp_path / "gone.wav")
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    (tmp_path / "folder.wav").mkdir()
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "one.wav").write_bytes(b"x")
+    expected = {
+        "pipe.wav": "not a regular file (a named pipe)",
+        "device.wav": "not a regular file (a character device)",
+        "dangling.wav": f"broken symbolic link (to {tmp_path / 'gone.wav'})",
+        "loop.wav": "cannot read (Too many levels of symbolic links)",
+        "folder.wav": "is a folder, not an audio file",
+        "empty.wav": "empty file (0 bytes)",
+        "missing.wav": "file not found",
+    }
+    for name, problem in expected.items():
+        with pytest.raises(AudioError) as info:
+            check_file(tmp_path / name)
+        assert info.value.problem == problem
+    assert check_file(tmp_path / "one.wav").st_size == 1
+
+
+def test_display_name_escapes_only_bytes_that_are_not_utf8():
+    assert display_name(b"/a/caf\xe9.wav") == "/a/caf\\xe9.wav"
+    assert display_name(os.fsdecode(b"x\xff\xfe.wav")) == "x\\xff\\xfe.wav"
+    assert display_name(Path("/a/café.wav")) == "/a/café.wav"  # UTF-8 names are kept
+    assert display_name("odd\ud800.wav") == "odd\\ud800.wav"  # no file name decodes to this; still writable
+    for name in ("/a/caf\\xe9.wav", "x\\xff\\xfe.wav", "odd\\ud800.wav"):
+        name.encode("utf-8")
+
+
+def test_a_name_that_is_not_utf8_is_decoded(tmp_path):
+    path = os.fsencode(tmp_path) + b"/caf\xe9.wav"
+    with open(path, "wb") as handle:
+        sf.write(handle, sine(440, 0.25, SR), SR, format="WAV", subtype="FLOAT")
+    np.testing.assert_array_equal(load_audio(os.fsdecode(path)), sine(440, 0.25, SR))
+    np.testing.assert_array_equal(load_audio(path), sine(440, 0.25, SR))
+
+
+def test_docstring_examples(monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)  # the examples read the demo corpus by its path in the repository
+    for module in (soundtag.audio.decode, soundtag.audio.files):
+        assert doctest.testmod(module).failed == 0

@@ -1,14 +1,32 @@
-"""Audio stage: decode any file to mono float32, resample, and cut long files into segments."""
+"""Audio stage: decode any file to mono float32, resample, and cut long files into segments, reading
+every file as a stream of bounded blocks."""
 
-from soundtag.audio.decode import AUDIO_EXTENSIONS, AudioInfo, audio_info, is_audio_file, load_audio
+from soundtag.audio.decode import (
+    AUDIO_EXTENSIONS,
+    MAX_PEAK,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    AudioInfo,
+    AudioStream,
+    audio_info,
+    is_audio_file,
+    load_audio,
+)
+from soundtag.audio.files import check_file, display_name
 from soundtag.audio.resample import resample
 from soundtag.audio.segment import Segment, stream_segments
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_PEAK",
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
     "AudioInfo",
+    "AudioStream",
     "Segment",
     "audio_info",
+    "check_file",
+    "display_name",
     "is_audio_file",
     "load_audio",
     "resample",

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from soundtag.audio.decode import _reason, check_samples, open_audio, to_mono
-from soundtag.audio.resample import resample_stream
-from soundtag.errors import AudioError
+from soundtag.audio.decode import AudioStream
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,8 @@ def stream_segments(
     quality: str = "HQ",
     block_seconds: float = 10.0,
 ) -> Iterator[Segment]:
-    """Yield windows of ``window`` seconds every ``hop`` seconds, holding only a few blocks in memory.
+    """Yield windows of ``window`` seconds every ``hop`` seconds, holding only a few blocks in memory
+    (blocks of at most ``block_seconds`` of the file, see :class:`~soundtag.audio.AudioStream`).
 
     The last window may be shorter than ``window``; a file shorter than one window gives one segment.
     """
@@ -44,39 +42,15 @@ def stream_segments(
     consumed = 0  # samples (at sample_rate) dropped from the front of the buffer
     skip = 0  # samples still to drop when the hop is longer than the window
     covered = 0  # end sample of the last yielded segment
-    with open_audio(path) as handle:
-        stream = resample_stream(handle.samplerate, sample_rate, quality)
-        block_frames = max(1, int(block_seconds * handle.samplerate))
-        for block, last in _blocks(path, handle, block_frames):
-            chunk = check_samples(path, to_mono(block)) if block.size else block[:, 0]
-            if stream is not None:
-                chunk = stream.resample_chunk(chunk, last=last)
-            cut = min(skip, chunk.size)
-            skip -= cut
-            buffer = np.concatenate([buffer, chunk[cut:]])
-            while buffer.size >= win and skip == 0:
-                yield Segment(consumed / sample_rate, (consumed + win) / sample_rate, buffer[:win].copy())
-                covered = consumed + win
-                drop = min(step, buffer.size)
-                buffer, skip, consumed = buffer[drop:], step - drop, consumed + step
+    for chunk in AudioStream(path, sample_rate, quality=quality, block_seconds=block_seconds):
+        cut = min(skip, chunk.size)
+        skip -= cut
+        buffer = np.concatenate([buffer, chunk[cut:]])
+        while buffer.size >= win and skip == 0:
+            yield Segment(consumed / sample_rate, (consumed + win) / sample_rate, buffer[:win].copy())
+            covered = consumed + win
+            drop = min(step, buffer.size)
+            buffer, skip, consumed = buffer[drop:], step - drop, consumed + step
     end = consumed + buffer.size
-    if end == 0:
-        raise AudioError(path, "contains no audio samples")
     if buffer.size and end > covered:
         yield Segment(consumed / sample_rate, end / sample_rate, buffer.copy())
-
-
-def _blocks(path: str | Path, handle: sf.SoundFile, frames: int) -> Iterator[tuple[np.ndarray, bool]]:
-    """Read ``handle`` block by block, flagging the last block."""
-    total = handle.frames
-    read = 0
-    while True:
-        try:
-            block = handle.read(frames, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-            raise AudioError(path, f"corrupt audio data ({_reason(exc)})") from None
-        read += block.shape[0]
-        last = block.shape[0] < frames or read >= total
-        yield block, last
-        if last:
-            return

@@ -22,8 +22,16 @@ script waits up to ``--quiet-wait`` seconds for the machine to go quiet, reports
 processes kept busy during each measurement (from /proc/stat), and flags targets judged on disturbed
 measurements. Each setting runs in its own subprocess; the temporary corpus is removed at the end.
 
+Part C, the feature cache's key (``--key-cost``; it runs alone): per clip of fsd-mini (train and
+test), the time of ``soundtag.data.cache.file_key`` (stat, resolved path and a BLAKE2b of the content:
+the whole file up to 1 MiB, else its first and last 256 KiB; its in-process memo cleared before every pass), of the key as it was before
+the content hash (stat and resolved path only), and of a hash of only the first and last 64 KiB,
+against decoding the clip and computing its log-mel (``load_audio`` + ``extract_batch``).
+Single-threaded, best of ``--repeats`` passes after a warm-up, files in the page cache.
+
     python benchmarks/features.py [--source ../shared/datasets/fsd-mini] [--copies 8] [--clips 200]
                                   [--append benchmarks/RESULTS.md]
+    python benchmarks/features.py --key-cost [--repeats 3]
 """
 
 from __future__ import annotations
@@ -249,6 +257,71 @@ def run_part_a(args: argparse.Namespace, threads: int) -> dict:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["waited"] = waited
     return result
+
+
+# --------------------------------------------------------------------------------------- part C
+
+
+def key_cost(source: Path, repeats: int) -> dict:
+    """Per-clip seconds of the cache key (with and without its content hash, and a whole-file hash)
+    against decode + log-mel, over every fsd-mini clip."""
+    import hashlib
+
+    import torch
+
+    torch.set_num_threads(1)
+    from soundtag.audio import load_audio
+    from soundtag.config import LogMelConfig
+    from soundtag.data.cache import content_digest, file_key
+    from soundtag.features import build_transform, extract_batch
+
+    paths = audio_files(source / "audio_train") + audio_files(source / "audio_test")
+    transform = build_transform(LogMelConfig(), SAMPLE_RATE)
+
+    def keys() -> None:
+        content_digest.cache_clear()  # every pass hashes every file, as a fresh process would
+        for path in paths:
+            file_key(path)
+
+    def keys_without_content() -> None:
+        for path in paths:
+            stat = path.stat()
+            identity = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+            hashlib.sha256(identity.encode()).hexdigest()
+
+    def head_tail_hashes() -> None:
+        for path in paths:
+            content_digest.__wrapped__(str(path), path.stat().st_size, 0, 0, 0, 0, limit=0, block=64 << 10)
+
+    def decode_and_features() -> None:
+        for path in paths:
+            extract_batch(transform, [load_audio(path, SAMPLE_RATE)])
+
+    timed = {name: best_time(fn, repeats) for name, fn in (("key", keys), ("key_without_content", keys_without_content),
+                                                           ("head_tail_hash", head_tail_hashes),
+                                                           ("decode_features", decode_and_features))}
+    sizes = [path.stat().st_size for path in paths]
+    return {"n_clips": len(paths), "mean_bytes": sum(sizes) / len(sizes), "max_bytes": max(sizes),
+            **{f"t_{name}": wall / len(paths) for name, (wall, _) in timed.items()},
+            "other_cores": max(other for _, other in timed.values())}
+
+
+def key_cost_report(result: dict, repeats: int) -> str:
+    ms = {name: 1000 * result[f"t_{name}"] for name in ("key", "key_without_content", "head_tail_hash",
+                                                        "decode_features")}
+    decode = ms["decode_features"]
+    rows = [("`file_key` (stat, path, BLAKE2b of the file up to 1 MiB, else of its ends)", ms["key"]),
+            ("key before the content hash (stat, path)", ms["key_without_content"]),
+            ("BLAKE2b of only the first + last 64 KiB (for comparison)", ms["head_tail_hash"]),
+            ("decode + log-mel (`load_audio` + `extract_batch`)", decode)]
+    lines = [f"Part C, the feature cache's key: {result['n_clips']} fsd-mini clips (train + test), mean "
+             f"{result['mean_bytes'] / 1024:.0f} KiB, largest {result['max_bytes'] / 1024:.0f} KiB; one thread, best "
+             f"of {repeats} passes after a warm-up, files in the page cache.", "",
+             "| per clip | ms | share of decode + log-mel |", "|---|---|---|"]
+    lines += [f"| {name} | {value:.4f} | {100 * value / decode:.2f} % |" for name, value in rows]
+    lines.append("")
+    lines.append(f"Other processes kept {result['other_cores']:.2f} cores busy meanwhile{disturbed(result['other_cores'])}.")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------- part B
@@ -509,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-wait", type=float, default=60.0, metavar="S",
                         help="before each measurement wait up to S s for other processes to go quiet")
     parser.add_argument("--append", type=Path, metavar="MD", help="append the results to this markdown file")
+    parser.add_argument("--key-cost", action="store_true", help="part C only: the cost of the feature cache's key")
     parser.add_argument("--_part-a", dest="part_a", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_baseline", dest="baseline", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -523,6 +597,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.source / "audio_train").is_dir():
         parser.error(f"{args.source}: no audio_train folder (expected fsd-mini)")
+    if args.key_cost:
+        waited, _ = wait_quiet(args.quiet_wait)
+        text = (f"## Feature cache key cost (benchmarks/features.py --key-cost) — "
+                f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n- Machine: {machine_line()}\n\n"
+                + key_cost_report(key_cost(args.source, args.repeats), args.repeats)
+                + f" Waited {waited:.0f} s for the machine to go quiet.\n")
+        print(text)
+        if args.append:
+            with args.append.open("a", encoding="utf-8") as handle:
+                handle.write("\n" + text)
+        return 0
     started = dt.datetime.now(dt.timezone.utc)
     loads = {"start": os.getloadavg()[0], "cpu_start": cpu_check()}
     part_a = []

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,9 +101,14 @@ class RunFolder:
     def lock_path(self) -> Path:
         return self.path / LOCK_FILE
 
-    def evaluation_dir(self, split: str) -> Path:
-        """Where the scores of this run on a corpus split go: ``eval-<split>/``."""
-        return self.path / f"eval-{split}"
+    def evaluation_dir(self, split: str, corpus: str | None = None) -> Path:
+        """Where the scores of this run on a corpus split go: ``eval-<split>/`` for the run's own corpus,
+        ``eval-<split>-<corpus>/`` for another corpus (its folder name, odd characters as ``_``), so
+        scoring another corpus never overwrites the run's own scores."""
+        if corpus is None:
+            return self.path / f"eval-{split}"
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", corpus).strip("._") or "corpus"
+        return self.path / f"eval-{split}-{name}"
 
     def checkpoint_path(self, name: str = BEST_CHECKPOINT) -> Path:
         """A checkpoint of this run by file name (a name that leaves the folder is refused)."""
@@ -158,7 +164,11 @@ class RunFolder:
         """The validation score of ``best.pt``."""
         from soundtag.training.checkpoint import load_checkpoint
 
-        return float(load_checkpoint(self.best_path)["score"])
+        checkpoint = load_checkpoint(self.best_path)
+        score = checkpoint.get("score") if isinstance(checkpoint, dict) else None
+        if not isinstance(score, (int, float)) or isinstance(score, bool):
+            raise SoundtagError(f"{self.best_path}: not a soundtag best.pt (it has no numeric 'score' entry)")
+        return float(score)
 
     def write_config(self, config: RunConfig) -> None:
         """Save ``config`` and record its digest in the manifest."""
@@ -355,7 +365,9 @@ def _owner(lock_path: Path) -> str:
 @contextlib.contextmanager
 def run_logger(folder: RunFolder, console: bool = True, name: str = "soundtag.training",
                writes: bool = True) -> Iterator[logging.Logger]:
-    """A logger that appends to the run's ``train.log`` (and echoes to stderr) while a run is written;
+    """A logger that appends to the run's ``train.log`` (and echoes to stderr; with ``console=False``
+    only warnings, such as CSV rows left out, are echoed; errors reach the user as the exception that
+    ends the command) while a run is written;
     ``writes=False`` (processes of a distributed run other than rank 0) makes it silent.
     """
     logger = logging.getLogger(name)
@@ -365,9 +377,10 @@ def run_logger(folder: RunFolder, console: bool = True, name: str = "soundtag.tr
     if writes:
         handlers.append(logging.FileHandler(folder.log_path, encoding="utf-8"))
         handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        if console:
-            handlers.append(logging.StreamHandler())
-            handlers[1].setFormatter(logging.Formatter("%(message)s"))
+        handlers.append(logging.StreamHandler())
+        handlers[1].setFormatter(logging.Formatter("%(message)s" if console else "soundtag: warning: %(message)s"))
+        handlers[1].setLevel(logging.INFO if console else logging.WARNING)
+        handlers[1].addFilter(lambda record: record.levelno < logging.ERROR)  # errors reach the user as exceptions
     else:
         handlers.append(logging.NullHandler())
     for handler in handlers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from soundtag.errors import AudioError
 def source(tmp_path) -> Path:
     path = tmp_path / "audio" / "clip.wav"
     path.parent.mkdir()
-    path.write_bytes(b"pretend audio" * 100)  # the cache keys on path, size and mtime only
+    path.write_bytes(b"pretend audio" * 100)  # the cache keys on path, size, mtime and content
     return path
 
 
@@ -98,6 +99,71 @@ def test_changing_the_size_misses(cache, source):
     os.utime(source, ns=(mtime, mtime))  # same mtime: the size alone tells
     assert source.stat().st_mtime_ns == mtime
     assert cache.load(source) is None
+
+
+def replace_keeping_size_and_mtime(path: Path, content: bytes) -> None:
+    """Put other bytes of the same size in ``path`` with its mtime kept, as ``cp -p``, ``rsync -t`` or
+    ``tar x`` of another recording do."""
+    stat = path.stat()
+    assert len(content) == stat.st_size
+    replacement = path.with_name("incoming")
+    replacement.write_bytes(content)
+    os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(replacement, path)
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_7_other_audio_of_the_same_size_and_mtime_misses(cache, source, where):
+    """Defect 7: the key was (path, size, mtime) only, so a replaced clip served its old features."""
+    cache.save(source, features(0))
+    content = bytearray(source.read_bytes())
+    content[{"start": 0, "middle": len(content) // 2, "end": -1}[where]] ^= 0xFF
+    replace_keeping_size_and_mtime(source, bytes(content))
+    assert not cache.contains(source)
+    assert cache.load(source) is None
+
+
+def test_7_a_large_file_replaced_at_either_end_misses(cache, tmp_path):
+    """Beyond 1 MiB only the first and last 256 KiB are hashed: a change there misses; a change between
+    them of the very same size and mtime is the one case left to the size and mtime."""
+    from soundtag.data.cache import CONTENT_BLOCK, WHOLE_FILE_LIMIT
+
+    big = tmp_path / "big.wav"
+    content = bytearray(np.random.default_rng(0).integers(0, 256, WHOLE_FILE_LIMIT + 3 * CONTENT_BLOCK, np.uint8))
+    big.write_bytes(bytes(content))
+    cache.save(big, features(0))
+    for offset in (10, len(content) - 10):
+        content[offset] ^= 0xFF
+        replace_keeping_size_and_mtime(big, bytes(content))
+        assert cache.load(big) is None
+        cache.save(big, features(1))
+    content[WHOLE_FILE_LIMIT // 2] ^= 0xFF
+    replace_keeping_size_and_mtime(big, bytes(content))
+    np.testing.assert_array_equal(cache.load(big), features(1))
+
+
+def test_7_the_content_hash_is_remembered_but_not_across_a_rewrite(cache, source, monkeypatch):
+    """Within a process the content hash is remembered per stat identity (training reads every clip
+    every epoch); a rewrite in place changes the ctime, so it is hashed again even with size and mtime kept."""
+    from soundtag.data import cache as cache_module
+
+    cache.save(source, features(0))
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k))
+    for _ in range(3):
+        assert cache.load(source) is not None
+    assert opened.count(str(source.resolve())) == 0  # remembered since save
+    stat = source.stat()
+    content = bytearray(source.read_bytes())
+    content[5] ^= 0xFF
+    time.sleep(0.02)  # past the kernel's coarse timestamp tick, so the rewrite's ctime differs
+    with real_open(source, "r+b") as handle:  # the same inode, rewritten in place
+        handle.write(bytes(content))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cache.load(source) is None
+    assert cache_module.content_digest.cache_info().currsize > 0
 
 
 def test_a_copy_elsewhere_is_another_file(cache, source, tmp_path):

@@ -218,20 +218,64 @@ def test_fname_path_traversal_is_refused(tmp_path, fname, csv_name):
     assert repr(fname) in problem
 
 
-def test_symlink_out_of_the_corpus_is_refused(tmp_path):
-    outside = tmp_path / "outside.wav"
+def test_a_link_inside_the_folder_is_followed_wherever_it_points(tmp_path):
+    """The rule is about the NAME in the CSV: a per-file link the corpus owner made (the usual way to
+    lay out ESC-50 and friends without copying) is read where it points."""
+    outside = tmp_path / "elsewhere" / "x.wav"
+    outside.parent.mkdir()
     outside.write_bytes(b"RIFF")
-    root = make_layout(tmp_path / "c", [["a.wav", "Bark", "1"], ["link.wav", "Bark", "0"]])
+    root = make_layout(tmp_path / "c", [["a.wav", "Bark", "1"], ["link.wav", "Bark", "0"]], [["t.wav", "Bark"]])
     (root / "audio_train" / "link.wav").symlink_to(outside)
+    (root / "audio_test" / "t.wav").symlink_to(outside.parent / "t.wav")  # dangling: decoding reports it
     corpus = read_corpus(root)
-    assert [c.fname for c in corpus.train] == ["a.wav"]
+    assert [c.fname for c in corpus.train] == ["a.wav", "link.wav"]
+    assert corpus.train[1].path == root / "audio_train" / "link.wav" and corpus.train[1].path.resolve() == outside
+    assert [c.fname for c in corpus.test] == ["t.wav"]
+    assert corpus.rejected == []
+
+
+def test_a_whole_linked_audio_folder_is_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a.wav").write_bytes(b"RIFF")
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "audio_train").symlink_to(elsewhere, target_is_directory=True)
+    write_rows(root / "train.csv", TRAIN_HEADER, [["a.wav", "Bark", "1"]])
+    assert [c.path.resolve() for c in read_corpus(root).train] == [elsewhere / "a.wav"]
+
+
+def test_dot_dot_never_climbs_out_through_a_linked_folder(tmp_path):
+    """``sub/../x.wav`` is normalised to ``x.wav`` by name, not by following ``sub``."""
+    elsewhere = tmp_path / "elsewhere" / "deep"
+    elsewhere.mkdir(parents=True)
+    root = make_layout(tmp_path / "c", [["sub/../x.wav", "Bark", "1"], ["sub/../../x.wav", "Bark", "0"]])
+    (root / "audio_train" / "sub").symlink_to(elsewhere, target_is_directory=True)
+    corpus = read_corpus(root)
+    assert [c.path for c in corpus.train] == [root / "audio_train" / "x.wav"]
     assert "escapes its audio folder" in corpus.rejected[0][1]
 
 
-def test_fnames_that_stay_inside_are_allowed(tmp_path):
-    root = make_layout(tmp_path / "c", [["sub/a.wav", "Bark", "1"], ["sub/../b.wav", "Bark", "0"]])
+@pytest.mark.parametrize("kind", ["folder", "link to a folder", "the folder itself"])
+def test_a_row_naming_something_other_than_a_file_is_left_out(tmp_path, kind):
+    root = make_layout(tmp_path / "c", [["a.wav", "Bark", "1"], ["odd.wav" if kind != "the folder itself" else ".",
+                                                                 "Bark", "0"]])
+    if kind == "folder":
+        (root / "audio_train" / "odd.wav").mkdir()
+    elif kind == "link to a folder":
+        (root / "audio_train" / "odd.wav").symlink_to(tmp_path, target_is_directory=True)
     corpus = read_corpus(root)
-    assert [c.path for c in corpus.train] == [root / "audio_train" / "sub/a.wav", root / "audio_train" / "sub/../b.wav"]
+    assert [c.fname for c in corpus.train] == ["a.wav"]
+    assert len(corpus.rejected) == 1 and ("folder" in corpus.rejected[0][1])
+
+
+def test_fnames_that_stay_inside_are_allowed_and_normalised(tmp_path):
+    root = make_layout(tmp_path / "c", [["sub/a.wav", "Bark", "1"], ["sub/../b.wav", "Bark", "0"],
+                                        ["./c.wav", "Bark", "0"]])
+    corpus = read_corpus(root)
+    assert [c.fname for c in corpus.train] == ["sub/a.wav", "sub/../b.wav", "./c.wav"]
+    assert [c.path for c in corpus.train] == [root / "audio_train" / "sub/a.wav", root / "audio_train" / "b.wav",
+                                              root / "audio_train" / "c.wav"]
 
 
 @pytest.mark.parametrize("fname", ["", " a.wav", "a\x00.wav", "\\\\server\\share.wav"])

@@ -45,7 +45,8 @@ def test_evaluates_every_test_clip_in_order(test_result, corpus, tagger):
 
 def test_metrics_fields(test_result):
     metrics = test_result.metrics()
-    assert set(metrics) == {"map3", "accuracy", "n_clips", "n_failed", "per_class_ap"}
+    assert set(metrics) == {"map3", "accuracy", "n_clips", "n_failed", "n_unknown_label", "per_class_ap"}
+    assert metrics["n_unknown_label"] == 0
     probs, targets = test_result.probabilities, test_result.targets
     assert metrics["map3"] == map_at_k(probs, targets, 3)
     assert metrics["accuracy"] == accuracy(probs, targets)
@@ -76,6 +77,8 @@ def test_unlabelled_clips_and_unknown_labels_are_left_out(tagger, corpus, featur
     mixed = [clips[0], replace(clips[1], label=None), replace(clips[2], label="Didgeridoo"), clips[3]]
     result = evaluate_clips(tagger, mixed, str(feature_cache_dir), progress=False)
     assert result.fnames == [clips[0].fname, clips[3].fname]
+    assert result.unknown == [(clips[2].fname, "Didgeridoo")] and result.metrics()["n_unknown_label"] == 1
+    assert result.describe_unknown().startswith("skipped 1 of 4 clips whose label the run does not know: 'Didgeridoo'")
 
 
 def test_a_corrupt_clip_is_listed_as_failed(tagger, corpus, feature_cache_dir, tmp_path):

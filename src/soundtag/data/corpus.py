@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class Corpus:
     truth: dict[str, str] | None = field(default=None, repr=False)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     """CSV rows left out, as (csv file, problem): e.g. a fname escaping its audio folder."""
+    test_csv: Path | None = None
+    """The test CSV that was read (None when the corpus has none)."""
 
     @property
     def clips(self) -> list[Clip]:
@@ -91,18 +94,37 @@ class LabelMap:
 
 
 def safe_audio_path(folder: Path, fname: str, csv_path: Path) -> Path:
-    """``folder/fname``, refusing names that are absolute or escape ``folder`` (also through a
-    symbolic link that points outside it).
+    """``folder/fname`` with ``fname`` normalised, refusing names that are absolute, that climb out of
+    ``folder`` (``../x.wav``, ``a/../../x.wav``) or that name something other than a regular file.
+
+    The rule is about the NAME in the CSV: a symbolic link inside the folder (the corpus owner's own,
+    e.g. ``audio_train/x.wav -> /elsewhere/x.wav``) is followed to the file it points to. The name is
+    normalised without following links (``./x.wav`` and ``sub/../x.wav`` are ``x.wav``), so ``..``
+    never walks out through a linked folder. A file that does not exist yet is left for decoding to
+    report.
+
+    >>> safe_audio_path(Path("audio_train"), "./sub/../x.wav", Path("train.csv")).as_posix()
+    'audio_train/x.wav'
     """
     if not fname or fname != fname.strip() or "\x00" in fname:
         raise CorpusError(f"{csv_path}: invalid fname {fname!r}")
     if os.path.isabs(fname) or Path(fname).is_absolute() or fname.startswith(("/", "\\")):
         raise CorpusError(f"{csv_path}: fname {fname!r} is an absolute path; it must stay inside {folder}")
-    candidate = (folder / fname).resolve()
-    root = folder.resolve()
-    if candidate != root and root not in candidate.parents:
+    normal = posixpath.normpath(fname)
+    if normal == ".." or normal.startswith("../"):
         raise CorpusError(f"{csv_path}: fname {fname!r} escapes its audio folder {folder}")
-    return folder / fname
+    if normal == ".":
+        raise CorpusError(f"{csv_path}: fname {fname!r} names the audio folder {folder} itself, not a file")
+    path = folder / normal
+    try:
+        odd = path.exists() and not path.is_file()
+    except OSError:  # unreadable: decoding reports it with the reason
+        odd = False
+    if odd:
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        target = f" (a link to {os.path.realpath(path)})" if path.is_symlink() else ""
+        raise CorpusError(f"{csv_path}: fname {fname!r} is {kind}{target}")
+    return path
 
 
 def read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -135,7 +157,12 @@ def parse_verified(value: str, path: Path, fname: str) -> bool:
 
 
 def read_corpus(root: str | Path) -> Corpus:
-    """Read a corpus in FSDKaggle2018 layout; the vocabulary is the set of train labels."""
+    """Read a corpus in FSDKaggle2018 layout; the vocabulary is the set of train labels.
+
+    Rows whose fname cannot be used are left out and listed in ``rejected`` (see
+    :func:`safe_audio_path` and :func:`describe_rejected`); a CSV that names one file twice, however
+    spelled (``x.flac``, ``./x.flac``, two links to one file), is refused naming both rows.
+    """
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"{root}: corpus folder not found")
@@ -152,9 +179,24 @@ def read_corpus(root: str | Path) -> Corpus:
         path = _checked_path(root / TRAIN_AUDIO, row.fname, train_csv, rejected)
         if path is not None:
             train.append(Clip(row.fname, path, row.label, parse_verified(row.manually_verified, train_csv, row.fname)))
+    refuse_repeated_files(train, train_csv)
     labels = sorted(set(frame["label"]))
+    test_csv = find_test_csv(root)
     test = read_test(root, set(labels), rejected)
-    return Corpus(root, train, test, labels, read_truth(root), rejected)
+    return Corpus(root, train, test, labels, read_truth(root), rejected, test_csv)
+
+
+def refuse_repeated_files(clips: list[Clip], csv_path: Path) -> None:
+    """Refuse a CSV whose rows name one file twice under different spellings (``x.flac`` and
+    ``./x.flac``, or two links to the same file): such a clip could land in two splits at once."""
+    seen: dict[str, Clip] = {}
+    for clip in clips:
+        key = os.path.realpath(clip.path)
+        if key in seen:
+            first = seen[key]
+            raise CorpusError(f"{csv_path}: rows {first.fname!r} and {clip.fname!r} name the same file ({key}); "
+                              "keep one of them")
+        seen[key] = clip
 
 
 def _checked_path(folder: Path, fname: str, csv_path: Path, rejected: list[tuple[str, str]]) -> Path | None:
@@ -166,24 +208,59 @@ def _checked_path(folder: Path, fname: str, csv_path: Path, rejected: list[tuple
         return None
 
 
+def find_test_csv(root: Path) -> Path | None:
+    """``test.csv`` or else ``test_post_competition.csv`` of a corpus, or None when neither exists."""
+    return next((root / name for name in TEST_CSVS if (root / name).is_file()), None)
+
+
 def read_test(root: Path, vocabulary: set[str], rejected: list[tuple[str, str]] | None = None) -> list[Clip]:
     """Test clips from ``test.csv`` or ``test_post_competition.csv`` (none when neither exists)."""
     rejected = [] if rejected is None else rejected
-    for name in TEST_CSVS:
-        path = root / name
-        if path.is_file():
-            frame = read_csv(path, ("fname",))
-            labels = frame["label"] if "label" in frame.columns else [""] * len(frame)
-            unknown = sorted({lab for lab in labels if lab and lab not in vocabulary})
-            if unknown:
-                raise CorpusError(f"{path}: label {unknown[0]!r} does not occur in {TRAIN_CSV}")
-            clips = []
-            for fname, label in zip(frame["fname"], labels):
-                audio = _checked_path(root / TEST_AUDIO, fname, path, rejected)
-                if audio is not None:
-                    clips.append(Clip(fname, audio, label or None))
-            return clips
-    return []
+    path = find_test_csv(root)
+    if path is None:
+        return []
+    frame = read_csv(path, ("fname",))
+    labels = frame["label"] if "label" in frame.columns else [""] * len(frame)
+    unknown = sorted({lab for lab in labels if lab and lab not in vocabulary})
+    if unknown:
+        raise CorpusError(f"{path}: label {unknown[0]!r} does not occur in {TRAIN_CSV}")
+    clips = []
+    for fname, label in zip(frame["fname"], labels):
+        audio = _checked_path(root / TEST_AUDIO, fname, path, rejected)
+        if audio is not None:
+            clips.append(Clip(fname, audio, label or None))
+    refuse_repeated_files(clips, path)
+    return clips
+
+
+def describe_rejected(rejected: list[tuple[str, str]], most: int = 3) -> str:
+    """One line saying how many CSV rows were left out, from which files, and why, naming the first
+    ``most`` (e.g. for a warning); '' when none were.
+
+    >>> describe_rejected([("c/train.csv", "fname '../a.wav' escapes its audio folder c/audio_train")])
+    "left out 1 CSV row (train.csv 1): fname '../a.wav' escapes its audio folder c/audio_train"
+    """
+    if not rejected:
+        return ""
+    per_file: dict[str, int] = {}
+    for csv_path, _ in rejected:
+        per_file[Path(csv_path).name] = per_file.get(Path(csv_path).name, 0) + 1
+    counts = ", ".join(f"{name} {n}" for name, n in per_file.items())
+    shown = "; ".join(problem for _, problem in rejected[:most])
+    more = f"; and {len(rejected) - most} more" if len(rejected) > most else ""
+    rows = "row" if len(rejected) == 1 else "rows"
+    return f"left out {len(rejected)} CSV {rows} ({counts}): {shown}{more}"
+
+
+def empty_split_reason(corpus: Corpus, split: str) -> str:
+    """Why ``corpus`` has no ``split`` ("train" or "test") clips, in words for an error line."""
+    csv_path = (corpus.root / TRAIN_CSV) if split == "train" else corpus.test_csv
+    if csv_path is None:
+        return f"no test CSV ({' or '.join(TEST_CSVS)})"
+    left_out = [(path, problem) for path, problem in corpus.rejected if Path(path).name == csv_path.name]
+    if left_out:
+        return f"no usable {split} clips: every row of {csv_path.name} was left out: {describe_rejected(left_out)}"
+    return f"no {split} clips: {csv_path.name} has no rows"
 
 
 def read_truth(root: Path) -> dict[str, str] | None:
@@ -196,15 +273,18 @@ def read_truth(root: Path) -> dict[str, str] | None:
 
 
 def find_audio_files(paths: list[str | Path]) -> list[Path]:
-    """Audio files named or found recursively under folders, sorted, without duplicates."""
+    """Audio files named or found recursively under folders, sorted, without duplicates. Every entry
+    with an audio extension that is not a folder is returned, so that one that cannot be read (a
+    broken link, a named pipe) is reported when it is decoded rather than left out without a word.
+    """
     found: dict[Path, None] = {}
     for entry in paths:
         path = Path(entry)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and is_audio_file(child):
+                if is_audio_file(child) and not child.is_dir():
                     found[child] = None
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             found[path] = None
         else:
             raise CorpusError(f"{path}: no such file or folder")

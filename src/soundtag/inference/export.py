@@ -1,5 +1,13 @@
 """Export a run as one graph from waveform to class probabilities (ONNX or TorchScript), and tag
 with such a file without soundtag's training code or checkpoint.
+
+The graph computes what the run's own :class:`~soundtag.inference.Tagger` computes, not an
+approximation of it: features of the whole waveform, padded to one training window as
+:func:`~soundtag.data.fit_width` pads them (frames repeated, or zeros, or the clip's minimum), cut into
+windows of that width every half window (the last aligned to the end, as
+:func:`~soundtag.training.window_starts` places them), and the mean of the windows' softmax. Repeating
+the WAVEFORM instead (as exports before this one did) gives other features at the seams, so short
+clips were tagged differently.
 """
 
 from __future__ import annotations
@@ -13,41 +21,86 @@ import numpy as np
 import torch
 from torch import nn
 
+from soundtag.data.dataset import PAD_MODES
 from soundtag.errors import SoundtagError
-from soundtag.features import FeatureTransform
 from soundtag.fileio import atomic_write
 from soundtag.inference.tagger import SegmentTagger, Tagger
+from soundtag.outputs import check_output, run_files
 from soundtag.runs import BEST_CHECKPOINT
 
 FORMATS = ("onnx", "torchscript")
 METADATA_KEY = "soundtag"
+MIN_SAMPLES = 2  # the shortest waveform an ONNX graph takes (torch.export specialises sizes 0 and 1)
 
 
 class WaveformClassifier(nn.Module):
-    """Feature front-end and CNN in one module: (batch, samples) -> (batch, n_classes) probabilities."""
+    """Feature front-end and CNN in one module: (batch, samples) -> (batch, n_classes) probabilities,
+    windowed over the frames exactly as the run's tagger does (see the module's docstring).
 
-    def __init__(self, transform: FeatureTransform, model: nn.Module) -> None:
+    Branch-free in the number of frames, so one exported graph serves every length: the padding is a
+    repeat (or a fill) whose size follows the frame count, and the windows are gathered at
+    ``min(i * hop, frames - width)``.
+    """
+
+    def __init__(self, transform: nn.Module, model: nn.Module, width: int, hop: int, pad_mode: str = "repeat") -> None:
         super().__init__()
+        if pad_mode not in PAD_MODES:
+            raise SoundtagError(f"unknown pad mode {pad_mode!r} (known: {', '.join(PAD_MODES)})")
         self.transform = transform
         self.model = model
+        self.width = width
+        self.hop = hop
+        self.pad_mode = pad_mode
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(self.transform(waveforms)), dim=1)
+        return self.windowed_probabilities(self.transform(waveforms))
+
+    def windowed_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """(batch, n_classes): the mean softmax over the windows of (batch, bins, frames) features."""
+        frames = features.shape[-1]
+        if torch.jit.is_scripting():
+            total = max(frames, self.width)
+        else:
+            total = torch.sym_max(frames, self.width)
+        if self.pad_mode == "repeat":
+            reps = (self.width + frames - 1) // frames
+            features = features.repeat(1, 1, reps)[:, :, :total]
+        else:
+            fill = (torch.zeros_like(features[:, :, :1]) if self.pad_mode == "zeros"
+                    else features.amin(dim=(1, 2), keepdim=True))
+            features = torch.cat([features, fill.expand(-1, features.shape[1], total - frames)], dim=2)
+        count = (total - self.width + self.hop - 1) // self.hop + 1
+        starts = torch.clamp(torch.arange(count, device=features.device) * self.hop, max=total - self.width)
+        index = starts[:, None] + torch.arange(self.width, device=features.device)[None, :]
+        batch, bins = features.shape[0], features.shape[1]
+        windows = features[:, :, index].permute(0, 2, 1, 3).reshape(batch * count, bins, self.width)
+        probs = torch.softmax(self.model(windows).float(), dim=1)
+        return probs.reshape(batch, count, -1).mean(dim=1)
 
 
 def export_metadata(tagger: Tagger) -> dict:
-    """What a tagger needs besides the graph: labels, sample rate, segment length, top-k."""
+    """What a tagger needs besides the graph: labels, sample rate, segment length, top-k, and that the
+    graph windows its frames itself (``windows``: width, hop and pad mode in frames)."""
     return {"labels": tagger.labels, "sample_rate": tagger.sample_rate, "segment": tagger.default_segment,
-            "top_k": tagger.default_top_k, "feature": tagger.config.features.name, "model": tagger.config.model.name}
+            "top_k": tagger.default_top_k, "feature": tagger.config.features.name, "model": tagger.config.model.name,
+            "windows": {"width": tagger.width, "hop": tagger.hop, "pad_mode": tagger.config.train.pad_mode}}
+
+
+def waveform_classifier(tagger: Tagger) -> WaveformClassifier:
+    """The graph of ``tagger`` (its transform and model, windowed as it windows)."""
+    return WaveformClassifier(tagger.transform, tagger.model, tagger.width, tagger.hop,
+                              tagger.config.train.pad_mode).eval()
 
 
 def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str = BEST_CHECKPOINT) -> Path:
-    """Write ``path`` (atomically): the run's front-end and model taking waveforms of any length from
-    one training window up (ONNX; TorchScript takes any length)."""
+    """Write ``path`` (atomically): the run's front-end, windowing and model, taking waveforms of any
+    length (see :class:`WaveformClassifier`). ``path`` may not be a file of the run,
+    and must be writable (checked before the export starts)."""
     if fmt not in FORMATS:
         raise SoundtagError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+    check_output(path, inputs=run_files(run_dir))
     tagger = Tagger.from_run(run_dir, checkpoint=checkpoint, device="cpu")
-    module = WaveformClassifier(tagger.transform, tagger.model).eval()
+    module = waveform_classifier(tagger)
     example = torch.zeros(2, int(tagger.sample_rate * tagger.default_segment))
     metadata = json.dumps(export_metadata(tagger))
     path = Path(path)
@@ -68,9 +121,8 @@ def _require(module: str) -> None:
 def _onnx_bytes(module: nn.Module, example: torch.Tensor, metadata: str) -> bytes:
     _require("onnxscript")
 
-    # Waveforms of at least the example's length (one training window: ExportedTagger repeats shorter
-    # segments up to it): a fixed small floor breaks models whose pooling needs more frames than it gives.
-    samples = torch.export.Dim("samples", min=example.shape[1])
+    # Waveforms of any length: the graph pads their frames to one training window itself.
+    samples = torch.export.Dim("samples", min=MIN_SAMPLES)
     dims = {"waveforms": {0: torch.export.Dim("batch", max=4096), 1: samples}}
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with warnings.catch_warnings():
@@ -84,13 +136,18 @@ def _onnx_bytes(module: nn.Module, example: torch.Tensor, metadata: str) -> byte
     return proto.SerializeToString()
 
 
-def _torchscript_bytes(module: nn.Module, example: torch.Tensor, metadata: str) -> bytes:
+def _torchscript_bytes(module: WaveformClassifier, example: torch.Tensor, metadata: str) -> bytes:
+    """The front-end and the model traced (they have no branches on the length), the windowing around
+    them scripted (it has)."""
     import io
 
     with torch.inference_mode(False), torch.no_grad():
-        traced = torch.jit.trace(module, example, check_trace=False)
+        transform = torch.jit.trace(module.transform, example, check_trace=False)
+        model = torch.jit.trace(module.model, torch.zeros(2, module.transform(example).shape[1], module.width),
+                                check_trace=False)
+        scripted = torch.jit.script(WaveformClassifier(transform, model, module.width, module.hop, module.pad_mode))
     buffer = io.BytesIO()
-    torch.jit.save(traced, buffer, _extra_files={f"{METADATA_KEY}.json": metadata})
+    torch.jit.save(scripted, buffer, _extra_files={f"{METADATA_KEY}.json": metadata})
     return buffer.getvalue()
 
 
@@ -138,12 +195,15 @@ class ExportedTagger(SegmentTagger):
         self.run = run
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
-        """Segments shorter than the training window are repeated up to it (as the run's own tagger
-        repeats their frames); equal-length segments then go through the graph as one batch.
+        """Equal-length segments go through the graph as one batch; the graph pads and windows their
+        frames as the run's tagger does. (A file exported before graphs did that takes waveforms of one
+        training window up: shorter segments are repeated up to it, as it expects.)
         """
-        window = int(round(self.default_segment * self.sample_rate))
+        if "windows" not in self.metadata:
+            window = int(round(self.default_segment * self.sample_rate))
+            segments = [_repeat_to(seg, window) for seg in segments]
         out = []
-        for group in _equal_length_runs([_repeat_to(seg, window) for seg in segments]):
+        for group in _equal_length_runs(segments):
             out.append(self.run(np.stack(group).astype(np.float32)))
         return np.concatenate(out)
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from soundtag.audio import Segment, audio_info, stream_segments
+from soundtag.audio import Segment, audio_info, display_name, stream_segments
 from soundtag.config import AudioConfig, RunConfig
 from soundtag.data import LabelMap, fit_width
 from soundtag.errors import AudioError, SoundtagError
@@ -19,10 +19,12 @@ from soundtag.features import FeatureTransform, build_transform, extract_batch
 from soundtag.models import build_model
 from soundtag.runs import BEST_CHECKPOINT, RunFolder
 from soundtag.training import (
+    checkpoint_weights,
     load_checkpoint,
     predict_clips,
     resolve_device,
     top_k,
+    weights_mismatch,
     window_frames,
 )
 
@@ -38,16 +40,21 @@ class SegmentTags:
 
 @dataclass
 class FileTags:
-    """Clip-level top labels of a file, and per-segment tags when it spans several segments."""
+    """Clip-level top labels of a file, and per-segment tags when it spans several segments;
+    ``silent`` when every sample of the file is 0 (its tags then say nothing of it)."""
 
     path: str
     duration: float
     tags: list[tuple[str, float]]
     segments: list[SegmentTags] = field(default_factory=list)
+    silent: bool = False
 
     def to_dict(self) -> dict:
-        """JSON-ready form."""
-        result: dict = {"file": self.path, "duration": round(self.duration, 3), "tags": _tag_dicts(self.tags)}
+        """JSON-ready form; the file's name as :func:`~soundtag.audio.display_name` writes it."""
+        result: dict = {"file": display_name(self.path), "duration": round(self.duration, 3),
+                        "tags": _tag_dicts(self.tags)}
+        if self.silent:
+            result["silent"] = True
         if self.segments:
             result["segments"] = [
                 {"start": round(s.start, 3), "end": round(s.end, 3), "tags": _tag_dicts(s.tags)} for s in self.segments
@@ -137,9 +144,11 @@ class SegmentTagger:
         """One file's tags from frame-wise outputs over blocks of :attr:`block_seconds`: a segment's
         probabilities are the mean of the frames centred in it, the file's the mean of all frames."""
         probs, centres = [], []
+        silent = True
         try:
             for block in stream_segments(path, self.sample_rate, self.block_seconds, self.block_seconds,
                                          quality=self.resample_quality):
+                silent = silent and not block.samples.any()
                 block_probs, block_centres = self.frame_probabilities(block.samples)
                 inside = block_centres < max(block.end - block.start, block_centres[0] + 1e-9)
                 probs.append(block_probs[inside])
@@ -155,7 +164,7 @@ class SegmentTagger:
             row = frames[chosen].mean(axis=0) if chosen.any() else frames[np.abs(times - (start + end) / 2).argmin()]
             segments.append(SegmentTags(float(start), float(end), self.top(row, k)))
         tags = self.top(frames.mean(axis=0), k)
-        return FileTags(str(path), duration, tags, segments if len(segments) > 1 else [])
+        return FileTags(str(path), duration, tags, segments if len(segments) > 1 else [], silent=silent)
 
 
 class _FileState:
@@ -168,18 +177,21 @@ class _FileState:
         self.segments: list[SegmentTags] = []
         self.duration = 0.0
         self.error: AudioError | None = None
+        self.silent = True
 
     def add(self, seg: Segment, probs: np.ndarray, tags: list[tuple[str, float]]) -> None:
         length = seg.end - seg.start
         self.total = probs * length if self.total is None else self.total + probs * length
         self.weight += length
         self.segments.append(SegmentTags(seg.start, seg.end, tags))
+        self.silent = self.silent and not seg.samples.any()
 
     def result(self, tagger: SegmentTagger, k: int) -> FileTags | AudioError:
         if self.error is not None:
             return self.error
         tags = tagger.top(self.total / self.weight, k)
-        return FileTags(self.path, self.duration, tags, self.segments if len(self.segments) > 1 else [])
+        return FileTags(self.path, self.duration, tags, self.segments if len(self.segments) > 1 else [],
+                        silent=self.silent)
 
 
 class Tagger(SegmentTagger):
@@ -230,10 +242,14 @@ class Tagger(SegmentTagger):
         transform = build_transform(config.features, config.audio.sample_rate)
         model = build_model(config.model, transform.num_bins, len(label_map))
         path = folder.checkpoint_path(checkpoint)
-        weights = load_checkpoint(path, "cpu")["model"]
+        weights = checkpoint_weights(path, load_checkpoint(path, "cpu"))
+        problem = weights_mismatch(model, weights)
+        if problem:
+            raise SoundtagError(f"{path}: weights do not fit the model of {folder.config_path} with "
+                                f"{len(label_map)} labels ({problem})")
         try:
             model.load_state_dict(weights)
-        except RuntimeError:
+        except (RuntimeError, ValueError, TypeError):
             raise SoundtagError(f"{path}: weights do not fit the model of {folder.config_path} with "
                                 f"{len(label_map)} labels") from None
         return cls(model, transform, label_map.labels, config, device, channels_last, run_dir=folder.path)

@@ -18,13 +18,14 @@ import pandas as pd
 
 from soundtag.config import RunConfig, SelfTrainConfig
 from soundtag.data import Clip, LabelMap, cache_features, examples_for, read_folder
+from soundtag.errors import SoundtagError
 from soundtag.fileio import atomic_write_text
 from soundtag.models import build_model, model_summary
 from soundtag.runs import RunFolder, open_run, run_logger
 from soundtag.training import (
     Trainer,
     TrainingSet,
-    load_checkpoint,
+    load_weights,
     predict_clips,
     prepare_training,
     seed_everything,
@@ -87,7 +88,7 @@ def _run_rounds(config: RunConfig, folder: RunFolder, progress: bool) -> SelfTra
     added: dict[str, str] = {}
     rows = []
     if config.selftrain.init_weights:
-        model.load_state_dict(load_checkpoint(config.selftrain.init_weights)["model"])
+        load_weights(config.selftrain.init_weights, model)
     with run_logger(folder, console=progress, name="soundtag.selftrain") as logger:
         logger.info("%s; %d train clips, %d candidates", model_summary(config.model.name, model), len(data.train),
                     len(pool))
@@ -98,9 +99,8 @@ def _run_rounds(config: RunConfig, folder: RunFolder, progress: bool) -> SelfTra
             round_folder.write_label_map(label_map)
             done = round_folder.path / "round.json"
             if done.is_file():
-                info = json.loads(done.read_text())
-                added, row = dict(info["added"]), info["row"]
-                model.load_state_dict(load_checkpoint(round_folder.best_path)["model"])
+                added, row = read_round(done)
+                load_weights(round_folder.best_path, model)
             else:
                 added, row = _run_round(config, index, model, data, pool, added, label_map, prepared.extra_labels,
                                         round_folder.path, progress, logger)
@@ -111,6 +111,20 @@ def _run_rounds(config: RunConfig, folder: RunFolder, progress: bool) -> SelfTra
     atomic_write_text(folder.path / "rounds.md", table.to_markdown(index=False) + "\n")
     best = int(table.loc[table["val_map3"].idxmax(), "round"]) if table["val_map3"].notna().any() else len(table)
     return SelfTrainResult(table, folder.path / f"round-{best}")
+
+
+def read_round(path: Path) -> tuple[dict[str, str], dict]:
+    """The clips added so far and the table row recorded in a finished round's ``round.json``; a
+    file of another structure is refused with a line naming it."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        added, row = info["added"], info["row"]
+        if not isinstance(added, dict) or not isinstance(row, dict) or set(ROUND_COLUMNS) - set(row):
+            raise TypeError("'added' must map fnames to labels and 'row' hold " + ", ".join(ROUND_COLUMNS))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SoundtagError(f"{path}: not a finished round's record ({exc}); "
+                            "delete it to run the round again") from None
+    return {str(k): str(v) for k, v in added.items()}, row
 
 
 def _run_round(config: RunConfig, index: int, model, data: TrainingSet, pool: list[Clip], added: dict[str, str],

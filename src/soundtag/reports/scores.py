@@ -31,9 +31,10 @@ def plot_scored_confusion(scored: Scored, path: str | Path, heading: str) -> Pat
     return Path(path)
 
 
-def plot_run_confusion(scored: Scored, run_dir: str | Path, split: str) -> Path:
-    """``eval-<split>/confusion.png`` beside a run's scores on ``split``."""
-    return plot_scored_confusion(scored, RunFolder(run_dir).evaluation_dir(split) / "confusion.png", split)
+def plot_run_confusion(scored: Scored, run_dir: str | Path, split: str, corpus: str | None = None) -> Path:
+    """``eval-<split>/confusion.png`` beside a run's scores on ``split`` (``eval-<split>-<corpus>/`` for
+    another corpus than the run's own: see :meth:`~soundtag.runs.RunFolder.evaluation_dir`)."""
+    return plot_scored_confusion(scored, RunFolder(run_dir).evaluation_dir(split, corpus) / "confusion.png", split)
 
 
 def plot_ensemble_confusion(result: EnsembleResult, out_dir: str | Path) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +17,17 @@ import torch
 from soundtag.config import RunConfig
 from soundtag.data import (
     Clip,
+    Corpus,
     FeatureCache,
     LabelMap,
     cache_features,
     choose_training_clips,
+    describe_rejected,
     examples_for,
     read_corpus,
     read_extra_labels,
 )
+from soundtag.data.corpus import TRAIN_CSV
 from soundtag.errors import SoundtagError
 from soundtag.features import build_transform
 from soundtag.models import build_model, model_summary
@@ -68,6 +71,8 @@ class PreparedRun:
     """The train clips of the corpus (every one, chosen or not), with their given labels."""
     extra_labels: dict[str, str]
     """``train.extra_labels`` as fname -> label (empty without it)."""
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    """The corpus's CSV rows that were left out, as (csv file, problem)."""
 
 
 def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
@@ -84,11 +89,30 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
     train, val = validation_split(usable, config.train.val_fraction, config.seed,
                                   from_verified=config.train.val_from == "verified")
     if not train:
-        raise SoundtagError(f"{config.data.corpus}: no usable training clips")
+        raise SoundtagError(f"{config.data.corpus}: no usable training clips: "
+                            f"{why_no_training_clips(config, corpus, clips, report.failures, val)}")
     weight = config.train.unverified_weight
     data = TrainingSet(examples_for(train, label_map, weight, set(extra)), examples_for(val, label_map), cache,
                        len(label_map), feature_bins(config), window_frames(config))
-    return PreparedRun(data, label_map, corpus.rejected + report.failures, corpus.train, extra)
+    return PreparedRun(data, label_map, corpus.rejected + report.failures, corpus.train, extra, corpus.rejected)
+
+
+def why_no_training_clips(config: RunConfig, corpus: Corpus, chosen: list[Clip], failures: list[tuple[str, str]],
+                          val: list[Clip]) -> str:
+    """Where the train clips went: rows left out, labels not chosen, files not decoded, validation."""
+    train_rejected = [r for r in corpus.rejected if Path(r[0]).name == TRAIN_CSV]
+    parts = [f"{TRAIN_CSV} has {len(corpus.train) + len(train_rejected)} row(s)"]
+    if train_rejected:
+        parts.append(describe_rejected(train_rejected))
+    if len(chosen) < len(corpus.train):
+        parts.append(f"{len(chosen)} of the {len(corpus.train)} readable rows chosen by "
+                     f"train.labels={config.train.labels}")
+    if failures:
+        path, problem = failures[0]
+        parts.append(f"{len(failures)} file(s) could not be decoded (first: {path}: {problem})")
+    if val:
+        parts.append(f"the remaining {len(val)} went to validation")
+    return "; ".join(parts)
 
 
 def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> tuple[TrainResult, PreparedRun]:
@@ -147,13 +171,15 @@ def _train(config: RunConfig, folder: RunFolder, progress: bool) -> tuple[TrainR
         logger.info("%s; %d train / %d validation clips; window %d frames",
                     model_summary(config.model.name, model), len(prepared.data.train),
                     len(prepared.data.val), prepared.data.width)
-        for path, problem in prepared.failures:
+        if prepared.rejected:
+            logger.warning("%s", describe_rejected(prepared.rejected))
+        for path, problem in prepared.failures[len(prepared.rejected):]:
             logger.warning("skipped %s: %s", path, problem)
         trainer = Trainer(config, model, prepared.data, folder.path, progress=progress, logger=logger)
         if resume:
             trainer.resume()
         result = trainer.fit()
-        logger.info("done: best val MAP@3 %.4f at epoch %d of %d", result.best_score, result.best_epoch,
-                    result.epochs_run)
+        logger.info("done: best %s %.4f at epoch %d of %d", result.score_name, result.score_value,
+                    result.best_epoch, result.epochs_run)
     dd.barrier()
     return result, prepared

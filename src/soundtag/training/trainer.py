@@ -3,6 +3,11 @@ every epoch, and exact resumption after a crash.
 
 Every random choice of an epoch is seeded from (seed, epoch): the batch order, the crops and the
 dropout masks. A run resumed from ``last.pt`` therefore ends exactly where an uninterrupted run does.
+
+A batch whose loss is not finite stops training before its step (so no NaN reaches the weights), with
+a line naming the cause: the clips whose features hold NaN or infinity, the clips whose own loss is
+not finite, weights that an earlier step made non-finite, or the clip with the largest features.
+Without validation clips the best epoch is the one with the lowest training loss, and is reported so.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from soundtag.data import Example, FeatureCache, FeatureDataset
 from soundtag.features import build_transform
 from soundtag.training import distributed as dd
 from soundtag.training.augment import augment_batch
-from soundtag.training.losses import smooth, weighted_loss
-from soundtag.training.loop import EpochLoop, TrainResult
+from soundtag.training.losses import clip_losses, smooth, weighted_mean
+from soundtag.training.loop import EpochLoop, TrainResult, non_finite_parameters
 from soundtag.training.metrics import accuracy, map_at_k
 from soundtag.training.windows import predict_clips
 
@@ -60,7 +65,8 @@ class TrainingSet:
 
 
 class WeightedExamples(Dataset):
-    """(features, target, weight) items: a :class:`FeatureDataset` with each example's loss weight."""
+    """(features, target, weight, index) items: a :class:`FeatureDataset` with each example's loss
+    weight and its index (so a bad batch can name its clips)."""
 
     def __init__(self, dataset: FeatureDataset) -> None:
         self.dataset = dataset
@@ -68,9 +74,15 @@ class WeightedExamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, float]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, float, int]:
         features, target = self.dataset[index]
-        return features, target, self.dataset.examples[index].weight
+        return features, target, self.dataset.examples[index].weight, index
+
+
+def name_examples(examples: list[Example], most: int = 3) -> str:
+    """The files of ``examples``, the first ``most`` of them by path."""
+    shown = ", ".join(e.path for e in examples[:most])
+    return shown + (f" and {len(examples) - most} more" if len(examples) > most else "")
 
 
 class Trainer(EpochLoop):
@@ -115,7 +127,15 @@ class Trainer(EpochLoop):
 
     def score(self, row: dict[str, float]) -> float:
         """Validation MAP@3 (minus the training loss when there is no validation set)."""
-        return row["val_map3"] if not math.isnan(row["val_map3"]) else -row["loss"]
+        return row["val_map3"] if self.data.val else -row["loss"]
+
+    @property
+    def score_name(self) -> str:
+        return "val MAP@3" if self.data.val else "train loss (no validation clips)"
+
+    def score_value(self, row: dict[str, float]) -> float:
+        """Validation MAP@3, or the training loss itself when there is no validation set."""
+        return row["val_map3"] if self.data.val else row["loss"]
 
     def describe(self, row: dict[str, float]) -> str:
         return (f"loss {row['loss']:.4f} train_acc {row['train_acc']:.3f} val_acc {row['val_acc']:.3f} "
@@ -144,19 +164,32 @@ class Trainer(EpochLoop):
         batches = tqdm(self._epoch_loader(epoch), desc=f"epoch {epoch}", unit="batch",
                        disable=not self.progress, leave=False)
         cfg = self.config.train
-        for inputs, targets, weights in batches:
-            inputs = inputs.to(self.device, non_blocking=True)
+        buffers = [b for b in self.model.buffers() if b.is_floating_point()]  # e.g. BatchNorm's running stats
+        previous: tuple[torch.Tensor, torch.Tensor] | None = None
+        for batch, (clean, targets, weights, indices) in enumerate(batches, 1):
+            clean = clean.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
             soft = smooth(nn.functional.one_hot(targets, self.data.n_classes).float(), cfg.label_smoothing)
-            inputs, soft, weights = augment_batch(inputs, soft, weights.to(self.device).float(), cfg.augment,
+            inputs, soft, weights = augment_batch(clean, soft, weights.to(self.device).float(), cfg.augment,
                                                   in_db=self.transform.in_db, spectral=self.transform.spectral)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 logits = self.forward_model(inputs)
-            loss = weighted_loss(logits.float(), soft, weights, cfg.loss, cfg.gce_q)
+            per_clip = clip_losses(logits.float(), soft, cfg.loss, cfg.gce_q)
+            loss = weighted_mean(per_clip, weights)
+            # one synchronisation, as loss.item() alone was: the loss, and whether this forward pass left
+            # the running statistics finite (finite but absurd features overflow them, not the loss)
+            value, *finite = torch.stack([loss.detach().float(), *(torch.isfinite(b).all().float() for b in buffers)]
+                                         ).tolist()
+            if not math.isfinite(value) or not all(finite):
+                self.stop(f"epoch {epoch}, batch {batch}: "
+                          + (f"the loss is {value}" if not math.isfinite(value) else
+                             "the model's running statistics overflowed")
+                          + f": {self.bad_batch_cause(clean, per_clip, indices, previous)}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            loss_sum += loss.item() * len(targets)
+            previous = (clean, indices)
+            loss_sum += value * len(targets)
             correct += int((logits.argmax(1) == targets).sum())
             seen += len(targets)
             batches.set_postfix(loss=f"{loss_sum / seen:.3f}", refresh=False)
@@ -165,14 +198,56 @@ class Trainer(EpochLoop):
         return {"epoch": epoch, "loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), **val,
                 "seconds": time.perf_counter() - start}
 
+    def bad_batch_cause(self, inputs: torch.Tensor, per_clip: torch.Tensor, indices: torch.Tensor,
+                        previous: tuple[torch.Tensor, torch.Tensor] | None = None) -> str:
+        """Why a batch went non-finite, naming its clips where one or a few are the cause (or the clips
+        of the ``previous`` batch, whose step made the weights non-finite)."""
+        bad_weights = non_finite_parameters(self.model, parameters_only=True)
+        if bad_weights:
+            cause = f"the model's weights were already non-finite ({bad_weights}): the previous step diverged"
+            if previous is None:
+                return cause
+            return f"{cause}; {self.largest_features(*previous)} (lower train.lr, or look at that clip)"
+        flat = inputs.detach().float().flatten(1)
+        bad_inputs = (~torch.isfinite(flat).all(dim=1)).cpu().tolist()
+        if any(bad_inputs):
+            return f"the features of {name_examples(self.examples_of(indices, bad_inputs))} hold NaN or infinity"
+        bad_losses = (~torch.isfinite(per_clip.detach())).cpu().tolist()
+        if any(bad_losses) and not all(bad_losses):
+            return f"the loss of {name_examples(self.examples_of(indices, bad_losses))} is not finite"
+        return self.largest_features(inputs, indices)
+
+    def examples_of(self, indices: torch.Tensor, chosen: list[bool] | None = None) -> list[Example]:
+        """The training examples at ``indices`` (those where ``chosen`` is true)."""
+        examples = [self.dataset.examples[int(i)] for i in indices]
+        return examples if chosen is None else [e for e, keep in zip(examples, chosen) if keep]
+
+    def largest_features(self, inputs: torch.Tensor, indices: torch.Tensor) -> str:
+        """Which clip of a batch has the largest feature magnitude, against the others'."""
+        peaks = inputs.detach().float().flatten(1).abs().amax(dim=1).cpu()
+        worst = int(peaks.argmax())
+        examples = self.examples_of(indices)
+        others = (f" (the other clips' at most {float(torch.cat([peaks[:worst], peaks[worst + 1:]]).max()):.3g})"
+                  if len(peaks) > 1 else "")
+        return (f"the largest feature magnitude of the batch is {float(peaks[worst]):.3g}, "
+                f"in {examples[worst].path}{others}")
+
     def validate(self) -> dict[str, float]:
-        """Validation loss, accuracy and MAP@3 over whole clips (windows averaged)."""
+        """Validation loss, accuracy and MAP@3 over whole clips (windows averaged); a validation clip
+        whose probabilities are not finite stops training, naming it."""
         if not self.data.val:
             return {"val_loss": float("nan"), "val_acc": float("nan"), "val_map3": float("nan")}
         probs = predict_clips(
             self.model, (self.data.cache.load(e.path) for e in self.data.val), self.data.width, self.data.hop,
             self.device, self.config.train.batch_size, self.config.train.pad_mode,
         )
+        bad = ~np.isfinite(probs).all(axis=1)
+        if bad.any():
+            bad_weights = non_finite_parameters(self.model)
+            cause = (f"the model's weights are not finite ({bad_weights})" if bad_weights else
+                     f"{name_examples([e for e, b in zip(self.data.val, bad) if b])} give non-finite "
+                     "probabilities (NaN or infinity in their features, or values out of range)")
+            self.stop(f"epoch {self.state['epoch'] + 1}, validation: {cause}")
         targets = np.array([e.target for e in self.data.val])
         picked = np.clip(probs[np.arange(len(targets)), targets], 1e-12, 1.0)
         return {"val_loss": float(-np.log(picked).mean()), "val_acc": accuracy(probs, targets),

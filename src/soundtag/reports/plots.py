@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -36,17 +37,21 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> None:
     fig, axes = plt.subplots(1, 2 if scores else 1, figsize=(10 if scores else 5, 3.6), squeeze=False)
     for column in ("loss", "val_loss"):
         if column in frame.columns:
-            axes[0, 0].plot(frame["epoch"], frame[column], label=column.replace("_", " "))
+            axes[0, 0].plot(frame["epoch"], frame[column], marker=".", label=column.replace("_", " "))
     axes[0, 0].set_xlabel("epoch")
     axes[0, 0].set_title("loss")
     axes[0, 0].legend()
     if scores:
         for column in scores:
-            axes[0, 1].plot(frame["epoch"], frame[column], label=column.replace("_", " "))
+            axes[0, 1].plot(frame["epoch"], frame[column], marker=".", label=column.replace("_", " "))
         axes[0, 1].set_xlabel("epoch")
         axes[0, 1].set_ylim(0, 1)
         axes[0, 1].set_title("accuracy and MAP@3")
         axes[0, 1].legend()
+    for ax in axes[0]:  # whole epochs; a single epoch (a short self-training round) still shows, as points
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(frame) == 1:
+            ax.set_xlim(frame["epoch"].iloc[0] - 1, frame["epoch"].iloc[0] + 1)
     save_figure(fig, path)
 
 

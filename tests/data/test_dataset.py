@@ -219,3 +219,55 @@ def test_collate_whole():
     items, targets = collate_whole(batch)
     assert [i.shape for i in items] == [(2, 3), (2, 5)]
     assert torch.equal(targets, torch.tensor([1, 0]))
+
+
+# --- multi-label targets ----------------------------------------------------------------------------
+
+
+def multi_label_examples(examples: list[Example]) -> list[Example]:
+    """The examples with label sets: several classes, one, none."""
+    sets = [(0, 2), (1,), (), (0, 1, 2), (2,), (), (1, 2)]
+    return [Example(e.path, t[0] if len(t) == 1 else -1, e.fname, e.weight, t) for e, t in zip(examples, sets)]
+
+
+def test_multi_label_items_are_float_multi_hot_vectors(cached):
+    cache, examples = cached
+    examples = multi_label_examples(examples)
+    dataset = FeatureDataset(cache, examples, width=16, multi_label=True, n_classes=3)
+    for index, example in enumerate(examples):
+        item, target = dataset[index]
+        assert item.shape == (BINS, 16)
+        assert target.dtype == torch.float32 and target.shape == (3,)
+        assert target.nonzero().flatten().tolist() == sorted(example.targets)
+    single = FeatureDataset(cache, examples, width=16)
+    assert [single[i][1] for i in range(len(examples))] == [e.target for e in examples]
+
+
+def test_multi_label_batches_stack_into_a_matrix(cached):
+    cache, examples = cached
+    examples = multi_label_examples(examples)
+    for width in (16, None):
+        loader = make_loader(FeatureDataset(cache, examples, width=width, multi_label=True, n_classes=3), batch_size=4)
+        targets = torch.cat([t for _, t in loader])
+        assert targets.shape == (len(examples), 3) and targets.dtype == torch.float32
+        assert targets[0].tolist() == [1.0, 0.0, 1.0] and targets[2].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_multi_label_dataset_needs_n_classes_that_hold_every_target(cached):
+    cache, examples = cached
+    with pytest.raises(ValueError, match="needs n_classes"):
+        FeatureDataset(cache, multi_label_examples(examples), multi_label=True)
+    with pytest.raises(ValueError, match="outside 0..1"):
+        FeatureDataset(cache, multi_label_examples(examples), multi_label=True, n_classes=2)
+
+
+def test_collate_whole_stacks_multi_hot_targets():
+    batch = [(torch.zeros(2, 3), torch.tensor([1.0, 0.0])), (torch.ones(2, 5), torch.tensor([1.0, 1.0]))]
+    items, targets = collate_whole(batch)
+    assert [i.shape for i in items] == [(2, 3), (2, 5)]
+    assert torch.equal(targets, torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
+
+
+def test_examples_keep_their_positional_fields():
+    assert Example("a.wav", 2, "a.wav", 0.5) == Example("a.wav", 2, "a.wav", 0.5, ())
+    assert Example("a.wav").targets == ()

@@ -12,8 +12,8 @@ from soundtag.errors import CorpusError
 
 @pytest.fixture
 def corpus(tmp_path) -> Corpus:
-    clips = [Clip("a.wav", tmp_path / "a.wav", "dog", True), Clip("b.wav", tmp_path / "b.wav", "dog", False),
-             Clip("c.wav", tmp_path / "c.wav", "cat", False), Clip("d.wav", tmp_path / "d.wav", "cat", True)]
+    clips = [Clip("a.wav", tmp_path / "a.wav", ("dog",), True), Clip("b.wav", tmp_path / "b.wav", ("dog",), False),
+             Clip("c.wav", tmp_path / "c.wav", ("cat",), False), Clip("d.wav", tmp_path / "d.wav", ("cat",), True)]
     return Corpus(tmp_path, clips, [], ["cat", "dog"])
 
 
@@ -51,3 +51,18 @@ def test_examples_weigh_unverified_clips_unless_trusted(corpus):
     examples = examples_for(corpus.train, LabelMap(corpus.labels), unverified_weight=0.5, trusted={"c.wav"})
     assert [(e.fname, e.target, e.weight) for e in examples] == [
         ("a.wav", 1, 1.0), ("b.wav", 1, 0.5), ("c.wav", 0, 1.0), ("d.wav", 0, 1.0)]
+
+
+def test_examples_of_clips_with_several_labels_or_none(tmp_path):
+    clips = [Clip("a.wav", tmp_path / "a.wav", ("dog", "cat")), Clip("b.wav", tmp_path / "b.wav", ()),
+             Clip("c.wav", tmp_path / "c.wav", ("cat",), True)]
+    examples = examples_for(clips, LabelMap(["cat", "dog"]), unverified_weight=0.5)
+    assert [(e.fname, e.target, e.targets, e.weight) for e in examples] == [
+        ("a.wav", -1, (1, 0), 0.5), ("b.wav", -1, (), 0.5), ("c.wav", 0, (0,), 1.0)]
+    with pytest.raises(KeyError, match="owl"):
+        examples_for([Clip("d.wav", tmp_path / "d.wav", ("cat", "owl"))], LabelMap(["cat"]))
+
+
+def test_extra_labels_give_clips_one_label(corpus):
+    clips = choose_training_clips(corpus, "all", {"b.wav": "cat"})
+    assert clips[1].labels == ("cat",) and clips[1].label == "cat"

@@ -1,6 +1,15 @@
-"""Data stage: corpora and label maps, the on-disk feature cache, extraction, and batching."""
+"""Data stage: corpora in their layouts and label maps, the splits a layout does not give, the on-disk
+feature cache, extraction, and batching.
 
-from soundtag.data.cache import FeatureCache, default_cache_dir
+The corpus names are imported at once; the rest (which needs torch) when first used, so that commands
+that only read a corpus (``soundtag corpus``) start without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from soundtag.data.corpus import (
     Clip,
     Corpus,
@@ -14,9 +23,44 @@ from soundtag.data.corpus import (
     read_folder,
     safe_audio_path,
 )
-from soundtag.data.dataset import Example, FeatureDataset, collate_whole, examples_from, fit_width, make_loader
-from soundtag.data.extract import ExtractionReport, cache_features
-from soundtag.data.selection import choose_training_clips, examples_for, read_extra_labels
+
+_LAZY = {
+    "FeatureCache": "soundtag.data.cache",
+    "default_cache_dir": "soundtag.data.cache",
+    "Example": "soundtag.data.dataset",
+    "FeatureDataset": "soundtag.data.dataset",
+    "collate_whole": "soundtag.data.dataset",
+    "examples_from": "soundtag.data.dataset",
+    "fit_width": "soundtag.data.dataset",
+    "make_loader": "soundtag.data.dataset",
+    "ExtractionReport": "soundtag.data.extract",
+    "cache_features": "soundtag.data.extract",
+    "choose_training_clips": "soundtag.data.selection",
+    "examples_for": "soundtag.data.selection",
+    "read_extra_labels": "soundtag.data.selection",
+    "write_split": "soundtag.data.splits",
+}
+
+if TYPE_CHECKING:
+    from soundtag.data.cache import FeatureCache, default_cache_dir
+    from soundtag.data.dataset import Example, FeatureDataset, collate_whole, examples_from, fit_width, make_loader
+    from soundtag.data.extract import ExtractionReport, cache_features
+    from soundtag.data.selection import choose_training_clips, examples_for, read_extra_labels
+    from soundtag.data.splits import write_split
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Clip",
@@ -43,4 +87,5 @@ __all__ = [
     "read_extra_labels",
     "read_folder",
     "safe_audio_path",
+    "write_split",
 ]

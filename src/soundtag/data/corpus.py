@@ -1,4 +1,8 @@
-"""Corpora: FSDKaggle2018 layout (train.csv, audio_train/, test.csv, audio_test/) or a plain folder."""
+"""Corpora: the data model every layout reads into (:class:`Clip`, :class:`Corpus`, :class:`LabelMap`),
+the checks shared by the layouts (safe names, CSV columns, files listed twice, rows left out), and plain
+folders of audio. Each layout's reader lives in :mod:`soundtag.data.layouts`; :func:`read_corpus`
+finds which one a path is in.
+"""
 
 from __future__ import annotations
 
@@ -14,41 +18,84 @@ from soundtag.audio import is_audio_file
 from soundtag.errors import CorpusError
 from soundtag.fileio import atomic_write_text
 
-TRAIN_CSV = "train.csv"
-TEST_CSVS = ("test.csv", "test_post_competition.csv")
-TRUTH_CSV = "train_truth.csv"
-TRAIN_AUDIO = "audio_train"
-TEST_AUDIO = "audio_test"
+SPLITS = ("train", "val", "test")
+
+#: The seed of the test split drawn for a layout that has none (class folders without ``test/``):
+#: every command reads the corpus with it, so ``evaluate`` scores exactly the clips training left out.
+DEFAULT_SPLIT_SEED = 2018
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One audio file and what the corpus says about it (label and verification may be unknown)."""
+    """One audio file and what the corpus says about it: its labels (a tuple of class names) and
+    whether they were checked by a person (None: unknown).
+
+    An empty ``labels`` is a clip with none of the classes (a negative) in a multi-label corpus, and
+    a clip whose label is unknown in a single-label one (a Kaggle ``test.csv`` without answers, a
+    plain folder of audio); see :attr:`Corpus.multi_label`.
+
+    >>> Clip("a.wav", Path("a.wav"), ("Bark",)).label
+    'Bark'
+    >>> Clip("b.wav", Path("b.wav"), ("Bark", "Cough")).label is None
+    True
+    """
 
     fname: str
     path: Path
-    label: str | None = None
+    labels: tuple[str, ...] = ()
     verified: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.labels, str):
+            raise TypeError(f"Clip.labels is a tuple of class names, not the string {self.labels!r}; "
+                            "write (label,) for one label")
+        if not isinstance(self.labels, tuple):
+            object.__setattr__(self, "labels", tuple(self.labels))
+
+    @property
+    def label(self) -> str | None:
+        """The clip's one label, or None when it has none or several."""
+        return self.labels[0] if len(self.labels) == 1 else None
 
 
 @dataclass
 class Corpus:
-    """A labelled corpus: train clips with possibly noisy labels, test clips, and the vocabulary."""
+    """A corpus in any layout: train clips with possibly noisy labels, validation clips where the
+    layout names them, test clips, and the vocabulary."""
 
     root: Path
+    """The path it was read from: a folder, or the manifest CSV itself."""
     train: list[Clip]
     test: list[Clip]
     labels: list[str]
     truth: dict[str, str] | None = field(default=None, repr=False)
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    """CSV rows left out, as (csv file, problem): e.g. a fname escaping its audio folder."""
-    test_csv: Path | None = None
-    """The test CSV that was read (None when the corpus has none)."""
+    """Rows (or files) left out, as (the CSV or folder, problem): e.g. a fname escaping its audio folder."""
+    layout: str = "fsdkaggle2018"
+    """``fsdkaggle2018``, ``class_folders``, ``manifest`` or ``fsd50k``."""
+    val: list[Clip] = field(default_factory=list)
+    """Validation clips the layout names (manifest ``split=val``, FSD50K dev ``split=val``, a class-folder
+    ``val/``); empty when a run draws its own from the train clips."""
+    split_note: str = ""
+    """How the test split was drawn where the layout gives none (empty when it was given)."""
+    sources: dict[str, Path] = field(default_factory=dict)
+    """Per split (``train``, ``val``, ``test``), the CSV or folder its clips were listed in."""
 
     @property
     def clips(self) -> list[Clip]:
-        """Every train and test clip."""
-        return self.train + self.test
+        """Every train, validation and test clip."""
+        return self.train + self.val + self.test
+
+    @property
+    def multi_label(self) -> bool:
+        """True when any train clip has a number of labels other than one (several, or none: a negative)."""
+        return any(len(clip.labels) != 1 for clip in self.train)
+
+    def split(self, name: str) -> list[Clip]:
+        """The clips of split ``name`` (``train``, ``val`` or ``test``)."""
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {name!r}")
+        return getattr(self, name)
 
 
 class LabelMap:
@@ -127,18 +174,23 @@ def safe_audio_path(folder: Path, fname: str, csv_path: Path) -> Path:
     return path
 
 
-def read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV as strings (BOM and CRLF tolerated), checking its columns and fnames."""
+def read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV as strings (BOM and CRLF tolerated), checking its columns and fnames; a missing
+    column is named together with the columns the file should have."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise CorpusError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a folder, not a CSV file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise CorpusError(f"{path}: missing column {', '.join(repr(c) for c in missing)}")
+        expected = ", ".join([*required, *(f"[{c}]" for c in optional)])
+        raise CorpusError(f"{path}: missing column {', '.join(repr(c) for c in missing)} "
+                          f"(expected columns: {expected})")
     frame = frame.apply(lambda col: col.str.strip())
     duplicated = frame["fname"][frame["fname"].duplicated()]
     if len(duplicated):
@@ -146,60 +198,57 @@ def read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-def parse_verified(value: str, path: Path, fname: str) -> bool:
-    """Read a ``manually_verified`` cell: 0/1, true/false, yes/no."""
+def parse_verified(value: str, path: Path, fname: str, column: str = "manually_verified") -> bool:
+    """Read a ``manually_verified`` (or ``column``) cell: 0/1, true/false, yes/no; empty is 0."""
     text = value.strip().lower()
     if text in ("1", "1.0", "true", "yes"):
         return True
     if text in ("0", "0.0", "false", "no", ""):
         return False
-    raise CorpusError(f"{path}: manually_verified of {fname!r} is {value!r}, expected 0 or 1")
+    raise CorpusError(f"{path}: {column} of {fname!r} is {value!r}, expected 0 or 1")
 
 
-def read_corpus(root: str | Path) -> Corpus:
-    """Read a corpus in FSDKaggle2018 layout; the vocabulary is the set of train labels.
+def split_labels(cell: str) -> tuple[str, ...]:
+    """The labels of a comma-separated cell, stripped, without empty pieces or repeats, in order.
+
+    >>> split_labels(" Bark, Cough,,Bark ")
+    ('Bark', 'Cough')
+    >>> split_labels("")
+    ()
+    """
+    return tuple(dict.fromkeys(piece.strip() for piece in cell.split(",") if piece.strip()))
+
+
+def read_corpus(path: str | Path, seed: int = DEFAULT_SPLIT_SEED) -> Corpus:
+    """Read a corpus in any layout, found by :func:`soundtag.data.layouts.detect_layout`:
+    FSDKaggle2018 (``train.csv``, ``audio_train/``, ...), class folders (``ROOT/<class>/*.wav``, or
+    ``ROOT/train/<class>/`` beside ``test/`` and ``val/``), a manifest CSV (the file itself) or FSD50K.
+    ``seed`` draws the test split of a layout that has none (see :mod:`soundtag.data.splits`).
 
     Rows whose fname cannot be used are left out and listed in ``rejected`` (see
     :func:`safe_audio_path` and :func:`describe_rejected`); a CSV that names one file twice, however
     spelled (``x.flac``, ``./x.flac``, two links to one file), is refused naming both rows.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise CorpusError(f"{root}: corpus folder not found")
-    train_csv = root / TRAIN_CSV
-    if not train_csv.is_file():
-        raise CorpusError(f"{root}: not a corpus in FSDKaggle2018 layout (no {TRAIN_CSV})")
-    frame = read_csv(train_csv, ("fname", "label", "manually_verified"))
-    empty = frame["label"] == ""
-    if empty.any():
-        raise CorpusError(f"{train_csv}: empty label for {frame['fname'][empty].iloc[0]!r}")
-    rejected: list[tuple[str, str]] = []
-    train = []
-    for row in frame.itertuples(index=False):
-        path = _checked_path(root / TRAIN_AUDIO, row.fname, train_csv, rejected)
-        if path is not None:
-            train.append(Clip(row.fname, path, row.label, parse_verified(row.manually_verified, train_csv, row.fname)))
-    refuse_repeated_files(train, train_csv)
-    labels = sorted(set(frame["label"]))
-    test_csv = find_test_csv(root)
-    test = read_test(root, set(labels), rejected)
-    return Corpus(root, train, test, labels, read_truth(root), rejected, test_csv)
+    from soundtag.data.layouts import read_layout  # the layouts build on this module
+
+    return read_layout(Path(path), seed)
 
 
-def refuse_repeated_files(clips: list[Clip], csv_path: Path) -> None:
-    """Refuse a CSV whose rows name one file twice under different spellings (``x.flac`` and
-    ``./x.flac``, or two links to the same file): such a clip could land in two splits at once."""
+def refuse_repeated_files(clips: list[Clip], source: Path, what: str = "rows") -> None:
+    """Refuse a CSV whose rows (or a folder whose files) name one file twice under different spellings
+    (``x.flac`` and ``./x.flac``, or two links to the same file): such a clip could land in two splits
+    at once."""
     seen: dict[str, Clip] = {}
     for clip in clips:
         key = os.path.realpath(clip.path)
         if key in seen:
             first = seen[key]
-            raise CorpusError(f"{csv_path}: rows {first.fname!r} and {clip.fname!r} name the same file ({key}); "
+            raise CorpusError(f"{source}: {what} {first.fname!r} and {clip.fname!r} name the same file ({key}); "
                               "keep one of them")
         seen[key] = clip
 
 
-def _checked_path(folder: Path, fname: str, csv_path: Path, rejected: list[tuple[str, str]]) -> Path | None:
+def checked_path(folder: Path, fname: str, csv_path: Path, rejected: list[tuple[str, str]]) -> Path | None:
     """The audio path of a row, or None (and the row recorded as rejected) when it is unsafe."""
     try:
         return safe_audio_path(folder, fname, csv_path)
@@ -208,68 +257,44 @@ def _checked_path(folder: Path, fname: str, csv_path: Path, rejected: list[tuple
         return None
 
 
-def find_test_csv(root: Path) -> Path | None:
-    """``test.csv`` or else ``test_post_competition.csv`` of a corpus, or None when neither exists."""
-    return next((root / name for name in TEST_CSVS if (root / name).is_file()), None)
-
-
-def read_test(root: Path, vocabulary: set[str], rejected: list[tuple[str, str]] | None = None) -> list[Clip]:
-    """Test clips from ``test.csv`` or ``test_post_competition.csv`` (none when neither exists)."""
-    rejected = [] if rejected is None else rejected
-    path = find_test_csv(root)
-    if path is None:
-        return []
-    frame = read_csv(path, ("fname",))
-    labels = frame["label"] if "label" in frame.columns else [""] * len(frame)
-    unknown = sorted({lab for lab in labels if lab and lab not in vocabulary})
-    if unknown:
-        raise CorpusError(f"{path}: label {unknown[0]!r} does not occur in {TRAIN_CSV}")
-    clips = []
-    for fname, label in zip(frame["fname"], labels):
-        audio = _checked_path(root / TEST_AUDIO, fname, path, rejected)
-        if audio is not None:
-            clips.append(Clip(fname, audio, label or None))
-    refuse_repeated_files(clips, path)
-    return clips
-
-
 def describe_rejected(rejected: list[tuple[str, str]], most: int = 3) -> str:
-    """One line saying how many CSV rows were left out, from which files, and why, naming the first
-    ``most`` (e.g. for a warning); '' when none were.
+    """One line saying how many CSV rows (or files of a class-folder corpus) were left out, from which
+    CSV files or folders, and why, naming the first ``most`` (e.g. for a warning); '' when none were.
 
     >>> describe_rejected([("c/train.csv", "fname '../a.wav' escapes its audio folder c/audio_train")])
     "left out 1 CSV row (train.csv 1): fname '../a.wav' escapes its audio folder c/audio_train"
+    >>> describe_rejected([("c/train", "x.wav is not inside a class folder")])
+    'left out 1 file (train 1): x.wav is not inside a class folder'
     """
     if not rejected:
         return ""
-    per_file: dict[str, int] = {}
-    for csv_path, _ in rejected:
-        per_file[Path(csv_path).name] = per_file.get(Path(csv_path).name, 0) + 1
-    counts = ", ".join(f"{name} {n}" for name, n in per_file.items())
+    per_source: dict[str, int] = {}
+    for source, _ in rejected:
+        per_source[Path(source).name] = per_source.get(Path(source).name, 0) + 1
+    counts = ", ".join(f"{name} {n}" for name, n in per_source.items())
     shown = "; ".join(problem for _, problem in rejected[:most])
     more = f"; and {len(rejected) - most} more" if len(rejected) > most else ""
-    rows = "row" if len(rejected) == 1 else "rows"
-    return f"left out {len(rejected)} CSV {rows} ({counts}): {shown}{more}"
+    from_csv = all(source.lower().endswith(".csv") for source, _ in rejected)
+    noun = ("CSV row" if from_csv else "file") + ("" if len(rejected) == 1 else "s")
+    return f"left out {len(rejected)} {noun} ({counts}): {shown}{more}"
 
 
 def empty_split_reason(corpus: Corpus, split: str) -> str:
-    """Why ``corpus`` has no ``split`` ("train" or "test") clips, in words for an error line."""
-    csv_path = (corpus.root / TRAIN_CSV) if split == "train" else corpus.test_csv
-    if csv_path is None:
-        return f"no test CSV ({' or '.join(TEST_CSVS)})"
-    left_out = [(path, problem) for path, problem in corpus.rejected if Path(path).name == csv_path.name]
+    """Why ``corpus`` has no ``split`` ("train", "val" or "test") clips, in words for an error line."""
+    source = corpus.sources.get(split)
+    if source is None:
+        from soundtag.data.layouts import missing_split_reason  # the layouts build on this module
+
+        return missing_split_reason(corpus, split)
+    left_out = [(path, problem) for path, problem in corpus.rejected if Path(path) == source]
+    if list(corpus.sources.values()).count(source) > 1:  # one CSV lists several splits (a manifest, FSD50K dev)
+        more = f" ({describe_rejected(left_out)})" if left_out else ""
+        return f"no {split} clips: {source.name} has no usable rows with split={split}{more}"
     if left_out:
-        return f"no usable {split} clips: every row of {csv_path.name} was left out: {describe_rejected(left_out)}"
-    return f"no {split} clips: {csv_path.name} has no rows"
-
-
-def read_truth(root: Path) -> dict[str, str] | None:
-    """True train labels from ``train_truth.csv``, for scoring label cleaning only."""
-    path = root / TRUTH_CSV
-    if not path.is_file():
-        return None
-    frame = read_csv(path, ("fname", "true_label"))
-    return dict(zip(frame["fname"], frame["true_label"]))
+        return f"no usable {split} clips: every row of {source.name} was left out: {describe_rejected(left_out)}"
+    if source.is_dir():
+        return f"no {split} clips: {source} holds no audio in class folders"
+    return f"no {split} clips: {source.name} has no rows"
 
 
 def find_audio_files(paths: list[str | Path]) -> list[Path]:
@@ -300,15 +325,25 @@ def read_folder(root: str | Path) -> list[Clip]:
 
 
 def is_corpus(root: str | Path) -> bool:
-    """True when ``root`` is in FSDKaggle2018 layout."""
-    return (Path(root) / TRAIN_CSV).is_file()
+    """True when ``root`` is a corpus described by CSV files: FSDKaggle2018, FSD50K or a manifest.
+
+    A folder of class folders is read as a plain folder of audio by :func:`clips_of`: every clip of the
+    corpus and any audio beside (loose files, hidden folders), never failing on how folders are arranged.
+    """
+    from soundtag.data.layouts import CSV_LAYOUTS, detect_layout
+
+    try:
+        return detect_layout(Path(root)) in CSV_LAYOUTS
+    except CorpusError:
+        return False
 
 
 def clips_of(root: str | Path) -> tuple[list[Clip], list[tuple[str, str]]]:
-    """The clips of a corpus folder (train then test) or of a plain folder of audio, and the CSV
-    rows that were rejected.
+    """The clips of a corpus (train, validation, then test) or of a plain folder of audio, and the
+    CSV rows that were rejected.
     """
     if is_corpus(root):
         corpus = read_corpus(root)
         return corpus.clips, corpus.rejected
     return read_folder(root), []
+

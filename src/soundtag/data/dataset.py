@@ -21,14 +21,19 @@ PAD_MODES = ("repeat", "zeros", "min")
 
 @dataclass(frozen=True)
 class Example:
-    """One clip to feed a model: its audio path, class index (-1 when unknown), name, and the weight
-    of its loss (e.g. lower for unverified labels).
+    """One clip to feed a model: its audio path, class index (-1 when unknown, or when the clip has
+    several labels or none), name, the weight of its loss (e.g. lower for unverified labels), and the
+    class indices of all its labels (``targets``; empty for a clip with none of the classes).
+
+    >>> Example("a.wav", -1, "a.wav", targets=(0, 2)).targets
+    (0, 2)
     """
 
     path: str
     target: int = -1
     fname: str = ""
     weight: float = 1.0
+    targets: tuple[int, ...] = ()
 
 
 def fit_width(features: np.ndarray, width: int, offset: int, pad_mode: str = "repeat") -> np.ndarray:
@@ -47,6 +52,9 @@ def fit_width(features: np.ndarray, width: int, offset: int, pad_mode: str = "re
 class FeatureDataset(Dataset):
     """Cached features of ``examples``; with ``width`` each item is cropped or padded to it.
 
+    An item is ``(features, target)``: the example's class index, or with ``multi_label`` a float32
+    multi-hot vector of length ``n_classes`` with ones at the example's ``targets``.
+
     Random crops are drawn from a generator seeded by (seed, epoch, index), so a run is repeatable
     and a resumed run sees the same crops as an uninterrupted one.
     """
@@ -59,15 +67,25 @@ class FeatureDataset(Dataset):
         random_crop: bool = False,
         pad_mode: str = "repeat",
         seed: int = 0,
+        multi_label: bool = False,
+        n_classes: int | None = None,
     ) -> None:
         if pad_mode not in PAD_MODES:
             raise ValueError(f"pad_mode must be one of {PAD_MODES}")
+        if multi_label:
+            if n_classes is None or n_classes < 1:
+                raise ValueError("a multi-label FeatureDataset needs n_classes (the length of its multi-hot targets)")
+            outside = [e.fname or e.path for e in examples if any(not 0 <= t < n_classes for t in e.targets)]
+            if outside:
+                raise ValueError(f"targets of {outside[0]!r} lie outside 0..{n_classes - 1}")
         self.cache = cache
         self.examples = list(examples)
         self.width = width
         self.random_crop = random_crop
         self.pad_mode = pad_mode
         self.seed = seed
+        self.multi_label = multi_label
+        self.n_classes = n_classes
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -85,7 +103,16 @@ class FeatureDataset(Dataset):
             raise AudioError(example.path, "has no cached features (run `soundtag features` first)")
         return features
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def target(self, index: int) -> int | torch.Tensor:
+        """The target of item ``index``: its class index, or its multi-hot vector (``multi_label``)."""
+        example = self.examples[index]
+        if not self.multi_label:
+            return example.target
+        hot = torch.zeros(int(self.n_classes or 0), dtype=torch.float32)
+        hot[list(example.targets)] = 1.0
+        return hot
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         features = self.load(index)
         if self.width is not None:
             excess = max(0, features.shape[-1] - self.width)
@@ -94,12 +121,15 @@ class FeatureDataset(Dataset):
                 rng = np.random.default_rng([self.seed, self.epoch, index])
                 offset = int(rng.integers(0, excess + 1))
             features = fit_width(features, self.width, offset, self.pad_mode)
-        return torch.from_numpy(np.ascontiguousarray(features)), self.examples[index].target
+        return torch.from_numpy(np.ascontiguousarray(features)), self.target(index)
 
 
-def collate_whole(batch: list[tuple[torch.Tensor, int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Keep whole clips of different lengths as a list beside a tensor of targets."""
-    return [item for item, _ in batch], torch.tensor([target for _, target in batch])
+def collate_whole(batch: list[tuple[torch.Tensor, int | torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Keep whole clips of different lengths as a list beside a tensor of targets (class indices, or
+    multi-hot rows stacked into a matrix)."""
+    targets = [target for _, target in batch]
+    stacked = torch.stack(targets) if targets and isinstance(targets[0], torch.Tensor) else torch.tensor(targets)
+    return [item for item, _ in batch], stacked
 
 
 def make_loader(

@@ -33,8 +33,15 @@ class Embeddings:
 
 
 def spreading_embeddings(config: RunConfig, autoencoder_dir: str | Path | None, progress: bool = True) -> Embeddings:
-    """Autoencoder latents (``clean.embedding: latent``) or per-clip MFCC statistics."""
+    """Autoencoder latents (``clean.embedding: latent``) or per-clip MFCC statistics, with each clip's one
+    label; a multi-label corpus is refused in one line."""
     corpus = read_corpus(config.data.corpus)
+    if corpus.multi_label:
+        if config.clean.method == "spreading":
+            raise SoundtagError(f"{config.data.corpus}: label spreading is single-label; use clean.method: confident "
+                                "(cleanlab) for a multi-label corpus")
+        raise SoundtagError(f"{config.data.corpus}: this cleaning stage reads one label per clip; confident learning "
+                            "of a multi-label corpus is soundtag.labels.confident.multilabel_label_issues")
     if config.clean.embedding == "latent":
         if autoencoder_dir is None or not (Path(autoencoder_dir) / LATENTS_FILE).is_file():
             raise SoundtagError(f"{autoencoder_dir}: no {LATENTS_FILE}; run `soundtag autoencode` first")

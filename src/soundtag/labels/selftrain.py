@@ -159,7 +159,7 @@ def _run_round(config: RunConfig, index: int, model, data: TrainingSet, pool: li
 
 def _round_data(base: TrainingSet, added: dict[str, str], pool: list[Clip], label_map: LabelMap) -> TrainingSet:
     """The base training set plus the clips added so far, with their assigned labels."""
-    extra = [replace(c, label=added[c.fname]) for c in pool if c.fname in added]
+    extra = [replace(c, labels=(added[c.fname],)) for c in pool if c.fname in added]
     return replace(base, train=base.train + examples_for(extra, label_map))
 
 

@@ -53,7 +53,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def recipe_config(args: argparse.Namespace) -> RunConfig:
-    """The config of ``CONFIG`` with ``--set``, ``--corpus`` and ``--cache-dir`` applied."""
+    """The config of ``CONFIG`` with ``--set``, ``--corpus``, ``--cache-dir`` (and ``--init-from``) applied."""
     from soundtag.config import load_config
     from soundtag.errors import SoundtagError
 
@@ -62,6 +62,7 @@ def recipe_config(args: argparse.Namespace) -> RunConfig:
     overrides = list(args.overrides)
     overrides += [f"data.corpus={Path(args.corpus).resolve()}"] if args.corpus else []
     overrides += [f"data.cache_dir={Path(args.cache_dir).resolve()}"] if args.cache_dir else []
+    overrides += [f"train.init_from={Path(args.init_from).resolve()}"] if getattr(args, "init_from", None) else []
     return load_config(args.config_file, overrides)
 
 
@@ -70,7 +71,7 @@ def check_recipe_outputs(args: argparse.Namespace, config: RunConfig, out: str |
     and it and the feature cache folder can be written."""
     from soundtag.outputs import check_output
 
-    inputs = [p for p in (args.config_file, config.data.corpus) if p]
+    inputs = [p for p in (args.config_file, config.data.corpus, config.train.init_from) if p]
     check_output(out, inputs=inputs, folder=True, option="--out")
     if config.data.cache_dir:
         check_output(config.data.cache_dir, inputs=inputs, folder=True, option="--cache-dir")

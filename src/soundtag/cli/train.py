@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_recipe_arguments(parser)
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<config name>); checked for "
                         "writability, like the cache folder, before any work")
+    parser.add_argument("--init-from", metavar="RUN_DIR", help="fine-tune: start from RUN_DIR's best.pt (same "
+                        "features and architecture; output rows kept for the classes both runs have); replaces "
+                        "train.init_from")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last epoch; "
                         "with --set train.epochs=N (or train.patience=N) a finished run trains on")
     parser.set_defaults(run=run)
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     progress = not args.quiet
     if args.resume:
-        if args.config_file or args.corpus or args.cache_dir or args.out:
+        if args.config_file or args.corpus or args.cache_dir or args.out or args.init_from:
             raise SoundtagError("--resume takes the run folder and --set only: its config.yaml holds the settings")
         run_dir = check_output(args.resume, folder=True, option="--resume")
         result, _ = resume_run(run_dir, progress, extend=args.overrides)

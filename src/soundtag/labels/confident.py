@@ -1,13 +1,21 @@
-"""Confident learning (Northcutt et al., 2021) as a second label cleaner: out-of-fold predicted
-probabilities, a per-class threshold (the mean self-confidence of the class), and a clip's
-confident label = its most probable class among those above their thresholds.
+"""Confident learning (Northcutt et al., 2021) as a second label cleaner, through cleanlab: out-of-fold
+predicted probabilities of a logistic regression over the clip embeddings, then
+``cleanlab.filter.find_label_issues`` with ``clean.filter_by`` flags the clips whose given label looks
+wrong; an unverified clip that is not flagged is promoted.
+
+A multi-label corpus (each clip a set of labels) takes the same path with one-vs-rest probabilities
+and cleanlab's multi-label filter (:func:`multilabel_label_issues`).
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.multiclass import OneVsRestClassifier
 
 from soundtag.config import CleanConfig
 from soundtag.labels.spreading import SpreadResult, group_table, prepare_embeddings
@@ -22,26 +30,75 @@ def out_of_fold_probabilities(x: np.ndarray, y: np.ndarray, folds: int, seed: in
     return cross_val_predict(model, x, y, cv=cv, method="predict_proba")
 
 
-def confident_labels(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per clip, the most probable class among those at or above their per-class threshold
-    (the given label where no class reaches its threshold).
+def out_of_fold_multilabel_probabilities(x: np.ndarray, targets: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Per-class probabilities, (clips, classes), of every clip from one-vs-rest logistic regressions that
+    never saw it; ``targets`` is the 0/1 matrix of given labels. (Each column is its own probability:
+    rows need not sum to 1.)"""
+    splits = max(2, min(folds, len(x)))
+    cv = KFold(n_splits=splits, shuffle=True, random_state=seed)
+    model = OneVsRestClassifier(LogisticRegression(max_iter=2000, C=1.0))
+    return cross_val_predict(model, x, np.asarray(targets, dtype=int), cv=cv, method="predict_proba")
+
+
+def label_issues(probs: np.ndarray, labels: np.ndarray | Sequence[Sequence[int]], filter_by: str,
+                 multi_label: bool = False) -> np.ndarray:
+    """Which clips' given labels look wrong (a boolean mask), by ``cleanlab.filter.find_label_issues``.
+
+    ``labels`` are class indices (one per clip), or with ``multi_label`` a list of index lists (empty for
+    a clip with no label), then checked by cleanlab's multi-label form of the same function (what
+    ``find_label_issues(multi_label=True)`` calls, without its deprecation warning); ``probs`` are then
+    per-class probabilities whose rows need not sum to 1. ``filter_by`` is one of
+    :data:`soundtag.config.ConfidentFilter`. One process (``n_jobs=1``): no worker pool is forked from a
+    process that holds torch.
     """
-    thresholds = np.array([probs[y == j, j].mean() if (y == j).any() else 1.0 for j in range(probs.shape[1])])
-    above = probs >= thresholds
-    masked = np.where(above, probs, -1.0)
-    return np.where(above.any(axis=1), masked.argmax(axis=1), y)
+    # cleanlab imports its own dependencies: only when cleaning
+    probs = np.asarray(probs, dtype=np.float64)
+    if multi_label:
+        from cleanlab.multilabel_classification.filter import find_label_issues as find_multilabel_issues
+
+        given = [[int(label) for label in row] for row in labels]
+        with warnings.catch_warnings():  # for some filters cleanlab calls its own deprecated form inside
+            warnings.filterwarnings("ignore", "The multi_label argument", DeprecationWarning)
+            return np.asarray(find_multilabel_issues(given, probs, filter_by=filter_by, n_jobs=1), dtype=bool)
+    from cleanlab.filter import find_label_issues
+
+    return np.asarray(find_label_issues(np.asarray(labels, dtype=int), probs, filter_by=filter_by, n_jobs=1),
+                      dtype=bool)
 
 
 def clean_confident(vectors: np.ndarray, labels: np.ndarray, verified: np.ndarray, config: CleanConfig,
                     truth: np.ndarray | None = None, seed: int = 0, folds: int = 5) -> SpreadResult:
-    """Promote unverified clips whose confident label equals the given one; same table as spreading."""
+    """Promote the unverified clips whose given label cleanlab does not flag; same table as spreading.
+    A flagged clip's cleaned label is its most probable class, the others keep theirs."""
     labels = np.asarray(labels).astype(str)
     verified = np.asarray(verified, dtype=bool)
     classes = sorted(set(labels.tolist()))
     y = np.array([classes.index(label) for label in labels])
     x = prepare_embeddings(vectors, config, seed)
     probs = out_of_fold_probabilities(x, y, folds, seed)
-    confident = np.array(classes)[confident_labels(probs, y)]
-    promoted = ~verified & (confident == labels)
+    flagged = label_issues(probs, y, config.filter_by)
+    cleaned = np.where(flagged, np.array(classes)[probs.argmax(axis=1)], labels)
+    promoted = ~verified & ~flagged
     table = group_table(np.array(["all"] * len(labels)), labels, verified, promoted, truth)
-    return SpreadResult(confident, promoted, table)
+    return SpreadResult(cleaned, promoted, table)
+
+
+def multilabel_label_issues(vectors: np.ndarray, labels: Sequence[Sequence[str]], classes: Sequence[str],
+                            config: CleanConfig, seed: int = 0, folds: int = 5) -> np.ndarray:
+    """Which clips of a multi-label corpus have a label set that looks wrong (a boolean mask): one-vs-rest
+    out-of-fold probabilities over the embeddings, then ``find_label_issues(multi_label=True)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> vectors = np.vstack([rng.normal(0, 1, (20, 4)), rng.normal(5, 1, (20, 4))])
+    >>> labels = [("a",)] * 20 + [("b",)] * 20
+    >>> multilabel_label_issues(vectors, labels, ["a", "b"], CleanConfig(pca_components=None)).any()
+    np.False_
+    """
+    index = {label: i for i, label in enumerate(classes)}
+    rows = [sorted(index[label] for label in set(clip)) for clip in labels]
+    targets = np.zeros((len(rows), len(classes)), dtype=int)
+    for clip, row in enumerate(rows):
+        targets[clip, row] = 1
+    x = prepare_embeddings(vectors, config, seed)
+    probs = out_of_fold_multilabel_probabilities(x, targets, folds, seed)
+    return label_issues(probs, rows, config.filter_by, multi_label=True)

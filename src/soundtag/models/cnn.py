@@ -11,7 +11,67 @@ from torch import nn
 from soundtag.models.layers import Classifier, conv_block_1d, conv_block_2d, time_pooling
 
 
-class VGG2d(nn.Module):
+class BlockTagger(nn.Module):
+    """Base of the CNNs: an ``input_norm``, conv blocks in ``features``, ``pool`` over time and a
+    ``classifier`` whose last layer, :attr:`output_layer`, has one row per class.
+
+    What fine-tuning needs to know of a model lives here: which layer is per class (its rows are kept
+    or rebuilt by class name; everything else is the class-independent backbone) and how to freeze the
+    first conv blocks.
+
+    >>> model = VGG2d(16, 5, channels=(4, 8), fc_dim=8)
+    >>> model.output_layer_name, model.output_layer.weight.shape[0], model.num_blocks
+    ('classifier.out', 5, 2)
+    """
+
+    input_norm: nn.Module
+    features: nn.Sequential
+    pool: nn.Module
+    classifier: Classifier
+
+    output_layer_name = "classifier.out"
+    """Qualified name of :attr:`output_layer` in the model's ``state_dict``."""
+
+    frozen_blocks = 0
+    """How many of the first conv blocks :meth:`freeze_blocks` froze."""
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        """The layer that maps the hidden vector to class logits: weight row and bias entry ``i`` are class ``i``."""
+        return self.get_submodule(self.output_layer_name)
+
+    @property
+    def output_state_keys(self) -> list[str]:
+        """The ``state_dict`` keys of :attr:`output_layer` (its weight and bias): the per-class part."""
+        return [f"{self.output_layer_name}.{name}" for name in self.output_layer.state_dict()]
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of conv blocks (each halving the time axis, or pooling the waveform)."""
+        return len(self.features)
+
+    def freeze_blocks(self, count: int) -> None:
+        """Freeze the first ``count`` conv blocks: their weights stop learning (``requires_grad`` False) and
+        their BatchNorm layers stay in eval mode even under ``model.train()``, so their running
+        statistics keep the values they were trained with. The input normalisation before the first
+        block keeps learning (it adapts to a new corpus's levels). ``count`` 0 unfreezes every block.
+        """
+        if not 0 <= count <= self.num_blocks:
+            raise ValueError(f"the model has {self.num_blocks} conv blocks; cannot freeze {count}")
+        self.frozen_blocks = count
+        for index, block in enumerate(self.features):
+            block.requires_grad_(index >= count)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> BlockTagger:
+        """As :meth:`torch.nn.Module.train`, except that frozen blocks stay in eval mode."""
+        super().train(mode)
+        for block in self.features[: self.frozen_blocks]:
+            block.eval()
+        return self
+
+
+class VGG2d(BlockTagger):
     """VGG-style CNN on (batch, bins, frames) features: per-bin input BatchNorm, conv blocks,
     mean over frequency, mean+max over time, FC + SELU, logits.
     """
@@ -57,7 +117,7 @@ class VGG2d(nn.Module):
         return frame_logits(self.frame_maps(x), self.pool, self.classifier)
 
 
-class CNN1d(nn.Module):
+class CNN1d(BlockTagger):
     """1-D CNN on (batch, 1, samples) waveforms: wide first kernels, strong pooling, mean+max."""
 
     def __init__(

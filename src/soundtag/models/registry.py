@@ -8,28 +8,28 @@ from torch import nn
 
 from soundtag.config import ModelConfig
 from soundtag.errors import ConfigError
-from soundtag.models.cnn import CNN1d, VGG2d
+from soundtag.models.cnn import BlockTagger, CNN1d, VGG2d
 
 
-def _vgg_small(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
+def _vgg_small(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
     """VGG blocks of 2 convs, FC 1024 + SELU."""
     return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128, 256), 2, config.fc_dim or 1024, config.dropout,
                   config.pooling)
 
 
-def _vgg_large(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
+def _vgg_large(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
     """VGG blocks of 3 convs, FC 4096 + SELU."""
     return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128, 256), 3, config.fc_dim or 4096, config.dropout,
                   config.pooling)
 
 
-def _cnn2d_mfcc(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
+def _cnn2d_mfcc(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
     """A smaller VGG sized for a few dozen MFCC rows: 3 blocks of 2 convs, FC 256."""
     return VGG2d(in_bins, n_classes, config.channels or (32, 64, 128), 2, config.fc_dim or 256, config.dropout,
                   config.pooling)
 
 
-def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
+def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
     """1-D CNN on the waveform."""
     if in_bins != 1:
         raise ConfigError(f"model cnn1d_raw reads the waveform as 1 row, got {in_bins} rows")
@@ -39,7 +39,7 @@ def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
     return CNN1d(n_classes, channels, fc_dim=config.fc_dim or 256, dropout=config.dropout, pooling=config.pooling)
 
 
-MODELS: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {
+MODELS: dict[str, Callable[[ModelConfig, int, int], BlockTagger]] = {
     "vgg_small": _vgg_small,
     "vgg_large": _vgg_large,
     "cnn2d_mfcc": _cnn2d_mfcc,
@@ -60,8 +60,9 @@ def takes_waveform(name: str) -> bool:
     return name in WAVEFORM_MODELS
 
 
-def build_model(config: ModelConfig, in_bins: int, n_classes: int) -> nn.Module:
-    """The model ``config.name`` for inputs of ``in_bins`` rows and ``n_classes`` outputs."""
+def build_model(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
+    """The model ``config.name`` for inputs of ``in_bins`` rows and ``n_classes`` outputs (every model is a
+    :class:`~soundtag.models.cnn.BlockTagger`: its per-class output layer and conv blocks are known by name)."""
     takes_waveform(config.name)  # refuses an unknown name
     return MODELS[config.name](config, in_bins, n_classes)
 
@@ -72,5 +73,10 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def model_summary(name: str, model: nn.Module) -> str:
-    """One line naming the model and its parameter count."""
-    return f"model {name}: {count_parameters(model):,} parameters"
+    """One line naming the model and its parameter count (and how many of them train, when some are frozen)."""
+    total, trainable = sum(p.numel() for p in model.parameters()), count_parameters(model)
+    if trainable == total:
+        return f"model {name}: {total:,} parameters"
+    frozen = getattr(model, "frozen_blocks", 0)
+    blocks = f" (first {frozen} conv block{'s' if frozen != 1 else ''} frozen)" if frozen else ""
+    return f"model {name}: {total:,} parameters, {trainable:,} trainable{blocks}"

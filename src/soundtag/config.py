@@ -175,6 +175,8 @@ class Section:
 ResampleQuality = Literal["QQ", "LQ", "MQ", "HQ", "VHQ"]
 Clips = Literal["all", "verified"]
 CleanMethod = Literal["spreading", "confident"]
+ConfidentFilter = Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
+                          "low_normalized_margin", "low_self_confidence"]
 EnsembleMethod = Literal["arithmetic", "geometric", "weighted"]
 
 
@@ -287,10 +289,17 @@ class TrainConfig(Section):
     val_from: Clips = "verified"
     device: str = setting("auto", DEVICE)
     num_workers: int = setting(0, NON_NEGATIVE)
+    multi_label: Literal["auto", "yes", "no"] = "auto"
+    """Sigmoid outputs and binary cross-entropy (any number of labels per clip, none included): ``auto``
+    when the corpus has clips with other than one label, ``yes`` always, ``no`` never."""
     loss: Literal["ce", "gce"] = "ce"
     gce_q: float = setting(0.7, Range(0, 1, low_open=True))
     label_smoothing: float = setting(0.0, FRACTION)
     unverified_weight: float = setting(1.0, NON_NEGATIVE)
+    init_from: str | None = None
+    """A run folder whose ``best.pt`` this run starts from (fine-tuning; :mod:`soundtag.training.finetune`)."""
+    freeze_blocks: int = setting(0, NON_NEGATIVE)
+    """How many of the first conv blocks do not learn (weights and BatchNorm statistics); needs ``init_from``."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -346,6 +355,9 @@ class CleanConfig(Section):
     pca_components: int | None = setting(20, AT_LEAST_ONE)
     groups: str = "all"
     groups_file: str | None = None
+    filter_by: ConfidentFilter = "low_normalized_margin"
+    """Which clips confident learning flags (``cleanlab.filter.find_label_issues``'s ``filter_by``); the default
+    scored best on fsd-mini (precision and recall of wrong labels both above cleanlab's own default)."""
 
 
 @dataclass
@@ -428,6 +440,10 @@ class RunConfig:
         return to_plain(self)
 
 
+MULTI_LABEL_GCE = ("train.loss=gce is a softmax loss (one label per clip); a multi-label run learns with "
+                   "binary cross-entropy: set train.loss=ce (or train.multi_label=no for a single-label corpus)")
+
+
 def validate(config: RunConfig) -> None:
     """The checks that span sections (each section checks its own fields, and fields against each
     other, when built): the feature against the sample rate, the augmentation and the model; the
@@ -453,6 +469,11 @@ def validate(config: RunConfig) -> None:
     if not one_d and not transform.spectral:
         raise ConfigError(f"model {config.model.name} is 2-D and needs spectral features, not the waveform "
                           f"(features.name: {feature})")
+    if config.train.freeze_blocks and not config.train.init_from:  # here, not in the section: --init-from may add it
+        raise ConfigError(f"train.freeze_blocks={config.train.freeze_blocks} freezes blocks of a trained run: "
+                          "set train.init_from (or --init-from RUN_DIR) too")
+    if config.train.loss == "gce" and config.train.multi_label == "yes":  # "auto" is checked with the corpus
+        raise ConfigError(MULTI_LABEL_GCE)
     if config.recipe.overrides:
         try:
             recipe_member_config(config)
@@ -554,14 +575,18 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
 
 class ConfigLoader(yaml.SafeLoader):
     """PyYAML's safe loader, except that ``1e-3`` and ``5E+4`` are floats (YAML 1.2) rather than the
-    strings YAML 1.1 makes of exponents without a dot.
+    strings YAML 1.1 makes of exponents without a dot, and that only ``true`` and ``false`` are
+    booleans (YAML 1.2): ``yes``, ``no``, ``on`` and ``off`` stay words (``train.multi_label: no``).
     """
 
 
 ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 ConfigLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -688,6 +713,7 @@ PATH_FIELDS = (
     ("data", "corpus"),
     ("data", "cache_dir"),
     ("train", "extra_labels"),
+    ("train", "init_from"),
     ("clean", "groups_file"),
     ("selftrain", "unlabelled_dir"),
     ("selftrain", "init_weights"),

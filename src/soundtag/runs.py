@@ -2,9 +2,10 @@
 manifest that lets a reader trust ``config.yaml`` and ``label_map.json``.
 
 A run folder holds ``config.yaml`` (which reproduces the run), ``manifest.json`` (soundtag version,
-digests of the config and label map, number of model outputs), ``label_map.json``, ``metrics.csv``,
-``best.pt``, ``last.pt``, ``train.log``, ``curves.png``, ``eval-<split>/`` once evaluated and, while a
-process writes it, ``.soundtag.lock``.
+digests of the config and label map, number of model outputs, the run it was fine-tuned from),
+``label_map.json``, ``metrics.csv``, ``best.pt``, ``last.pt``, ``train.log``, ``curves.png``,
+``thresholds.json`` for a multi-label run (per-class tagging thresholds; its digest and ``multi_label``
+in the manifest), ``eval-<split>/`` once evaluated and, while a process writes it, ``.soundtag.lock``.
 
 >>> folder = RunFolder("runs/demo")
 >>> folder.best_path.name, folder.config_path.name
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 CONFIG_FILE = "config.yaml"
 MANIFEST_FILE = "manifest.json"
 LABEL_MAP_FILE = "label_map.json"
+SPLIT_FILE = "split.csv"  # fname,split of a corpus whose test split was drawn (class folders without test/)
+THRESHOLDS_FILE = "thresholds.json"
 METRICS_FILE = "metrics.csv"
 LOG_FILE = "train.log"
 CURVES_FILE = "curves.png"
@@ -76,6 +79,10 @@ class RunFolder:
     @property
     def label_map_path(self) -> Path:
         return self.path / LABEL_MAP_FILE
+
+    @property
+    def thresholds_path(self) -> Path:
+        return self.path / THRESHOLDS_FILE
 
     @property
     def metrics_path(self) -> Path:
@@ -175,10 +182,47 @@ class RunFolder:
         save_config(config, self.config_path)
         self._update_manifest(config_sha256=file_digest(self.config_path))
 
-    def write_label_map(self, label_map: LabelMap) -> None:
-        """Save ``label_map`` and record its digest and size in the manifest."""
+    def write_label_map(self, label_map: LabelMap, multi_label: bool = False) -> None:
+        """Save ``label_map`` and record its digest and size in the manifest, and for a ``multi_label`` run
+        (outputs independent per class: sigmoid) ``multi_label: true`` (a single-label run's manifest is as
+        it always was: its outputs compete, softmax)."""
         label_map.save(self.label_map_path)
-        self._update_manifest(label_map_sha256=file_digest(self.label_map_path), n_outputs=len(label_map))
+        self._update_manifest(label_map_sha256=file_digest(self.label_map_path), n_outputs=len(label_map),
+                              **({"multi_label": True} if multi_label else {}))
+
+    def is_multi_label(self) -> bool:
+        """Whether the run's outputs are one sigmoid per class (False for runs written before the
+        manifest said)."""
+        manifest = self.read_manifest()
+        return bool(manifest.get("multi_label", False)) if manifest else False
+
+    def write_thresholds(self, thresholds: dict[str, float], note: str = "") -> None:
+        """Save a multi-label run's per-class tagging thresholds (label -> threshold, what ``tag`` uses)
+        and record their digest in the manifest."""
+        data = {"thresholds": {label: round(float(t), 4) for label, t in thresholds.items()}, "note": note}
+        atomic_write_text(self.thresholds_path, json.dumps(data, indent=1) + "\n")
+        self._update_manifest(thresholds_sha256=file_digest(self.thresholds_path))
+
+    def read_thresholds(self, labels: list[str]) -> dict[str, float] | None:
+        """The per-class thresholds of the run's ``labels``, or None when the run has none; refused when
+        edited after the run wrote them, or when they do not name exactly these labels with values in [0, 1]."""
+        if not self.thresholds_path.is_file():
+            return None
+        self._check_digest(self.thresholds_path, "thresholds_sha256")
+        try:
+            values = json.loads(self.thresholds_path.read_text(encoding="utf-8"))["thresholds"]
+            values = {str(k): float(v) for k, v in values.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SoundtagError(f"{self.thresholds_path}: unreadable thresholds ({exc})") from None
+        if sorted(values) != sorted(labels) or not all(0.0 <= v <= 1.0 for v in values.values()):
+            raise SoundtagError(f"{self.thresholds_path}: does not hold one threshold in [0, 1] for each of the "
+                                f"run's {len(labels)} labels")
+        return values
+
+    def record_init_from(self, source: RunFolder, best_sha256: str) -> None:
+        """Record in the manifest the run this one started from (``train.init_from``): the source folder and
+        the SHA-256 of the ``best.pt`` whose weights were loaded."""
+        self._update_manifest(init_from={"run": str(source.path.resolve()), "best_sha256": best_sha256})
 
     def _update_manifest(self, **fields: Any) -> None:
         manifest = self.read_manifest() or {}

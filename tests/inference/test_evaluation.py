@@ -74,7 +74,7 @@ def test_an_absent_class_has_no_average_precision(tagger, corpus, feature_cache_
 
 def test_unlabelled_clips_and_unknown_labels_are_left_out(tagger, corpus, feature_cache_dir):
     clips = corpus.test[:4]
-    mixed = [clips[0], replace(clips[1], label=None), replace(clips[2], label="Didgeridoo"), clips[3]]
+    mixed = [clips[0], replace(clips[1], labels=()), replace(clips[2], labels=("Didgeridoo",)), clips[3]]
     result = evaluate_clips(tagger, mixed, str(feature_cache_dir), progress=False)
     assert result.fnames == [clips[0].fname, clips[3].fname]
     assert result.unknown == [(clips[2].fname, "Didgeridoo")] and result.metrics()["n_unknown_label"] == 1
@@ -82,7 +82,7 @@ def test_unlabelled_clips_and_unknown_labels_are_left_out(tagger, corpus, featur
 
 
 def test_a_corrupt_clip_is_listed_as_failed(tagger, corpus, feature_cache_dir, tmp_path):
-    bad = Clip("bad.wav", write_corrupt_audio(tmp_path / "bad.wav"), corpus.test[0].label)
+    bad = Clip("bad.wav", write_corrupt_audio(tmp_path / "bad.wav"), corpus.test[0].labels)
     result = evaluate_clips(tagger, [corpus.test[0], bad, corpus.test[1]], str(feature_cache_dir), progress=False)
     assert result.fnames == [corpus.test[0].fname, corpus.test[1].fname]
     assert [path for path, _ in result.failures] == [str(bad.path)]
@@ -118,7 +118,7 @@ def test_submission_rows(tagger, corpus, feature_cache_dir, tmp_path, test_resul
 
 
 def test_a_submission_for_test_clips_without_labels(tagger, corpus, feature_cache_dir, tmp_path):
-    clips = [replace(c, label=None) for c in corpus.test[:3]]
+    clips = [replace(c, labels=()) for c in corpus.test[:3]]
     path = tmp_path / "submission.csv"
     assert write_submission(path, tagger, clips, corpus.train, str(feature_cache_dir), progress=False) == []
     assert path.read_text().splitlines()[0] == "fname,label"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 
@@ -298,6 +300,58 @@ def test_framewise_cli(tiny_run, long_file, tmp_path):
     assert main(["tag", str(tiny_run), str(long_file), "--framewise", "--segment", "3", "-o", str(out), "--quiet"]) == 0
     (item,) = json.loads(out.read_text())["files"]
     assert [s["start"] for s in item["segments"]] == [0, 3, 6, 9, 12]
+
+
+# --- thresholds: "nothing here" ------------------------------------------------------------------
+
+
+def test_a_single_label_run_has_no_thresholds_and_tags_its_top_k(tagger, tiny_run):
+    assert not tagger.multi_label and tagger.thresholds is None and tagger.cutoffs() is None
+    assert not (tiny_run / "thresholds.json").exists()
+    assert "multi_label" not in json.loads((tiny_run / "manifest.json").read_text())  # as before multi-label runs
+
+
+def test_a_threshold_makes_a_single_label_run_tag_by_probability(tagger, long_file):
+    everything = tagger.tag_file(long_file, k=11).tags
+    for threshold in (0.0, 0.1, 0.2, 1.0):
+        tags = tagger.tag_file(long_file, k=3, threshold=threshold)
+        assert tags.tags == [t for t in everything if t[1] >= threshold][:3]
+        assert all(p >= threshold for s in tags.segments for _, p in s.tags)
+    assert tagger.tag_file(long_file, threshold=1.0).to_dict()["tags"] == []
+
+
+def test_select_keeps_the_labels_at_or_above_their_thresholds_capped_by_k():
+    from soundtag.inference.tagger import SegmentTagger
+
+    tagger = SegmentTagger()
+    tagger.labels, tagger.multi_label = ["a", "b", "c", "d"], True
+    tagger.thresholds = np.array([0.5, 0.3, 0.9, 0.2])
+    probs = np.array([0.5, 0.7, 0.8, 0.25])
+    assert tagger.select(probs, 3) == [("b", pytest.approx(0.7)), ("a", 0.5), ("d", 0.25)]  # c: 0.8 < 0.9
+    assert tagger.select(probs, 2) == tagger.select(probs, 3)[:2]
+    assert tagger.select(np.array([0.1, 0.1, 0.1, 0.1]), 3) == []
+    assert tagger.select(probs, 3, threshold=0.75) == [("c", pytest.approx(0.8))]
+    tagger.thresholds = None  # a multi-label tagger without thresholds uses 0.5
+    assert [label for label, _ in tagger.select(probs, 4)] == ["c", "b", "a"]
+    nan = np.array([np.nan, 0.1, 0.1, 0.1])  # not finite: the top k as they are, for the caller to report
+    assert len(tagger.select(nan, 2)) == 2
+
+
+def test_tag_cli_threshold_option(tiny_run, long_file, tmp_path, capsys):
+    from soundtag.cli.main import main
+
+    assert main(["tag", str(tiny_run), str(long_file), "--threshold", "1", "--format", "csv", "--quiet"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["file", "level", "start", "end", "rank", "label", "probability", "error"]
+    clip_rows = [r for r in rows[1:] if r[1] == "clip"]
+    assert len(clip_rows) == 1 and clip_rows[0][4:7] == ["", "", ""]  # no label: one row, left empty
+    assert len([r for r in rows[1:] if r[1] == "segment"]) == 13
+    assert main(["tag", str(tiny_run), str(long_file), "--threshold", "0.05", "--quiet"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)["files"]
+    assert all(t["probability"] >= 0.05 for t in item["tags"]) and len(item["tags"]) <= 3
+    for bad in ("1.5", "-0.1", "nan"):
+        assert main(["tag", str(tiny_run), str(long_file), "--threshold", bad, "--quiet"]) == 2
+        assert f"--threshold {bad}: give a probability from 0 to 1" in capsys.readouterr().err
 
 
 # --- on the device of ``pytest --device`` (cpu by default) ----------------------------------------

@@ -35,3 +35,12 @@ def test_every_epoch_is_a_visible_point_on_whole_epoch_ticks(tmp_path, drawn, ep
         assert low < 1 and high > epochs
         ticks = [t for t in ax.get_xticks() if low <= t <= high]
         assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
+def test_a_multi_label_run_draws_lwlrap_and_map(tmp_path, drawn):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,loss,val_loss,val_lwlrap,val_map,seconds\n1,0.7,0.6,0.4,0.3,1\n2,0.6,0.5,0.5,0.4,1\n")
+    plots.plot_training_curves(path, tmp_path / "curves.png")
+    (figure,) = drawn
+    assert [line.get_label() for line in figure.axes[1].lines] == ["val lwlrap", "val map"]
+    assert figure.axes[1].get_title() == "lwlrap and mAP"

@@ -9,7 +9,7 @@ import torch
 
 from soundtag.config import AugmentConfig
 from soundtag.training.augment import augment_batch, mixup, random_gain, spec_masks, time_shift
-from soundtag.training.losses import smooth, weighted_loss
+from soundtag.training.losses import clip_losses, smooth, weighted_loss
 
 
 def test_cross_entropy_by_hand_and_weights():
@@ -87,3 +87,52 @@ def test_augment_is_deterministic_under_a_seed_and_off_by_default():
     torch.manual_seed(7)
     second = augment_batch(x, t, w, config, True, True)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+# ---------------------------------------------------------------------------------------------
+# multi-label: binary cross-entropy on multi-hot targets
+
+
+def bce(logit: float, target: float) -> float:
+    """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], written out."""
+    p = 1 / (1 + math.exp(-logit))
+    return -(target * math.log(p) + (1 - target) * math.log(1 - p))
+
+
+def test_binary_cross_entropy_by_hand_sums_the_classes_and_weighs_the_clips():
+    logits = torch.tensor([[2.0, -1.0, 0.0], [0.5, 0.5, -3.0]])
+    multi_hot = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])  # two labels; none (a negative)
+    first = bce(2.0, 1) + bce(-1.0, 1) + bce(0.0, 0)
+    second = bce(0.5, 0) + bce(0.5, 0) + bce(-3.0, 0)
+    loss = lambda w: float(weighted_loss(logits, multi_hot, torch.tensor(w), multi_label=True))  # noqa: E731
+    assert loss([1.0, 1.0]) == pytest.approx((first + second) / 2, abs=1e-6)
+    assert loss([1.0, 0.0]) == pytest.approx(first, abs=1e-6)
+    assert loss([0.5, 1.5]) == pytest.approx((0.5 * first + 1.5 * second) / 2, abs=1e-6)
+    assert clip_losses(logits, multi_hot, multi_label=True).tolist() == pytest.approx([first, second], abs=1e-6)
+
+
+def test_binary_cross_entropy_treats_classes_independently_where_softmax_does_not():
+    # both classes present: BCE is low when both logits are high; CE against the normalised target cannot be
+    both = torch.tensor([[1.0, 1.0]])
+    assert float(weighted_loss(torch.tensor([[8.0, 8.0]]), both, torch.ones(1), multi_label=True)) < 1e-3
+    assert float(weighted_loss(torch.tensor([[8.0, 8.0]]), both / 2, torch.ones(1))) == pytest.approx(math.log(2),
+                                                                                                        abs=1e-6)
+    # an all-zero target is learnt by pushing every logit down
+    nothing = torch.zeros(1, 2)
+    assert float(weighted_loss(torch.tensor([[-8.0, -8.0]]), nothing, torch.ones(1), multi_label=True)) < 1e-3
+
+
+def test_label_smoothing_of_multi_hot_targets_moves_towards_epsilon_over_classes():
+    smoothed = smooth(torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]), 0.2)
+    assert smoothed[0].tolist() == pytest.approx([0.85, 0.85, 0.05, 0.05])
+    assert smoothed[1].tolist() == pytest.approx([0.05] * 4)  # a negative clip: a little of every class, not 0.5
+
+
+def test_mixup_of_multi_hot_targets_keeps_both_label_sets_weighted():
+    torch.manual_seed(4)
+    x = torch.stack([torch.zeros(2, 3), torch.ones(2, 3)])
+    t = torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    mixed, soft, _ = mixup(x, t, torch.ones(2), alpha=0.4)
+    for i in range(2):
+        second = float(mixed[i, 0, 0])  # share of clip 2 in the mix
+        assert soft[i].tolist() == pytest.approx([1 - second, 1.0, second], abs=1e-6)

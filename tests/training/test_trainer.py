@@ -264,3 +264,93 @@ def test_a_short_fit_on_the_device_learns_and_saves_weights_the_cpu_can_use(synt
         got = torch.softmax(trainer.model(x.to(device)).float(), dim=1).cpu()
     # TF32 convolutions on CUDA round to ~1e-3 relative
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6 if device.type == "cpu" else 2e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# multi-label: binary cross-entropy, lwlrap on validation, thresholds from the validation clips
+
+
+@pytest.fixture
+def synthetic_multi(tmp_path) -> TrainingSet:
+    """Clips holding any subset of 3 classes (none included): each class present adds its own pattern
+    to the features, so the classes can be told apart independently."""
+    cache = FeatureCache(tmp_path / "cache", AudioConfig(), LogMelConfig(n_mels=BINS))
+    rng = np.random.default_rng(1)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    patterns = rng.normal(size=(N_CLASSES, BINS, 1)) * 3
+
+    def example(name: str, targets: tuple[int, ...]) -> Example:
+        path = audio / f"{name}.wav"
+        path.write_bytes(name.encode())
+        frames = int(rng.integers(8, 40))
+        features = rng.normal(size=(BINS, frames)) + sum((patterns[t] for t in targets), np.zeros((BINS, 1)))
+        cache.save(path, features.astype(np.float32))
+        return Example(str(path), targets[0] if len(targets) == 1 else -1, path.name, targets=targets)
+
+    subsets = [(), (0,), (1,), (2,), (0, 1), (1, 2), (0, 2), (0, 1, 2)]
+    train = [example(f"t{i}", subsets[i % len(subsets)]) for i in range(32)]
+    val = [example(f"v{i}", subsets[i % len(subsets)]) for i in range(16)]
+    return TrainingSet(train, val, cache, N_CLASSES, BINS, WIDTH, multi_label=True)
+
+
+def test_a_multi_label_run_learns_with_binary_cross_entropy_and_scores_lwlrap(synthetic_multi, tmp_path):
+    from soundtag.training import lwlrap
+    from soundtag.training.trainer import MULTI_LABEL_COLUMNS, target_matrix
+
+    run = tmp_path / "run"
+    run.mkdir()
+    trainer = Trainer(unit_config(epochs=8, lr=0.01), unit_model(), synthetic_multi, run, progress=False)
+    result = trainer.fit()
+    assert trainer.score_name == result.score_name == "val lwlrap"
+    frame = pd.read_csv(run / "metrics.csv")
+    assert list(frame.columns) == MULTI_LABEL_COLUMNS
+    losses = frame["loss"].tolist()
+    assert losses[-1] < losses[0]
+    assert result.best_score == pytest.approx(frame["val_lwlrap"].max(), abs=1e-6)
+    # chance lwlrap of these clips (random scores) is about 0.6; a learnt model ranks present classes first
+    assert result.best_score > 0.8
+    trainer.load_best()
+    probs = trainer.validation_probabilities()
+    assert not np.allclose(probs.sum(axis=1), 1.0)  # independent sigmoids, not a softmax
+    truth = target_matrix(synthetic_multi.val, N_CLASSES)
+    assert lwlrap(probs, truth) == pytest.approx(result.best_score, abs=1e-6)
+    thresholds, note = trainer.choose_thresholds()
+    assert thresholds.shape == (N_CLASSES,) and ((thresholds >= 0.1) & (thresholds <= 0.9)).all()
+    assert "16 validation clips" in note
+
+
+def test_a_resumed_multi_label_run_ends_where_an_uninterrupted_one_ends(synthetic_multi, tmp_path):
+    cfg = dict(label_smoothing=0.1, augment={"mixup_alpha": 0.4})
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    whole.mkdir()
+    split.mkdir()
+    Trainer(unit_config(epochs=3, **cfg), unit_model(), synthetic_multi, whole, progress=False).fit()
+    Trainer(unit_config(epochs=2, **cfg), unit_model(), synthetic_multi, split, progress=False).fit()
+    resumed = Trainer(unit_config(epochs=3, **cfg), unit_model(seed=5), synthetic_multi, split, progress=False)
+    resumed.resume()
+    resumed.fit()
+    assert_same_run(whole, split)
+
+
+def test_a_multi_label_run_without_validation_clips_tags_at_one_half(synthetic_multi, tmp_path):
+    synthetic_multi.val = []
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(unit_config(epochs=1), unit_model(), synthetic_multi, tmp_path / "run", progress=False)
+    result = trainer.fit()
+    assert result.score_name == "train loss (no validation clips)"
+    assert pd.read_csv(tmp_path / "run" / "metrics.csv")["val_lwlrap"].isna().all()
+    thresholds, note = trainer.choose_thresholds()
+    assert thresholds.tolist() == [0.5] * N_CLASSES and "no validation clips" in note
+
+
+def test_a_multi_label_fit_on_the_device_learns(synthetic_multi, tmp_path, device):
+    run = tmp_path / "run"
+    run.mkdir()
+    trainer = Trainer(unit_config(epochs=4, lr=0.01, device=str(device)), unit_model(), synthetic_multi, run,
+                      progress=False)
+    result = trainer.fit()
+    losses = [row["loss"] for row in result.history]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    thresholds, _ = trainer.choose_thresholds()
+    assert np.isfinite(thresholds).all()

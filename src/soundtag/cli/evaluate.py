@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` and ``predict`` subcommands."""
     evaluate = subparsers.add_parser(
         "evaluate", help="score a trained run on a corpus split",
-        description="Accuracy, MAP@3, per-class AP and a confusion matrix of RUN_DIR's best model.",
+        description="Accuracy, MAP@3, per-class AP and a confusion matrix of RUN_DIR's best model; for a "
+                    "multi-label run lwlrap, macro mAP, macro/micro F1 at its thresholds and per-class AP bars.",
     )
     _add_run_arguments(evaluate)
     evaluate.add_argument("--split", choices=("test", "train"), default="test", help="which clips (default: test)")
@@ -60,22 +61,26 @@ def _corpus(args: argparse.Namespace) -> tuple[Corpus, str | None]:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Score the split; write metrics JSON and the confusion PNG beside the run (checked writable first)."""
+    """Score the split; write metrics JSON and the confusion PNG (per-class AP for a multi-label run)
+    beside the run (checked writable first)."""
     from soundtag.inference import Tagger, evaluate_split, evaluation_dir
     from soundtag.outputs import check_output, json_text
-    from soundtag.reports import plot_run_confusion
+    from soundtag.reports.scores import plot_run_scores
 
     corpus, cache_dir = _corpus(args)
     out = check_output(evaluation_dir(args.run_dir, corpus, args.split), folder=True)
     tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint)
     result, metrics = evaluate_split(tagger, corpus, args.split, cache_dir, progress=not args.quiet)
-    plot_run_confusion(result, tagger.run_dir, args.split, result.corpus_name)
+    plot_run_scores(result, tagger.run_dir, args.split, result.corpus_name)
     if result.unknown:
         warn(result.describe_unknown())
     for path, problem in result.failures:
         warn(f"skipped {path}: {problem}")
     if args.json:
         print(json_text(metrics))
+    elif result.multi_label:
+        print(f"{args.split}: {metrics['n_clips']} clips, lwlrap {metrics['lwlrap']:.4f}, mAP {metrics['map']:.4f}, "
+              f"F1 macro {metrics['f1_macro']:.4f} micro {metrics['f1_micro']:.4f}; details in {out}")
     else:
         print(f"{args.split}: {metrics['n_clips']} clips, accuracy {metrics['accuracy']:.4f}, "
               f"MAP@3 {metrics['map3']:.4f}; details in {out}")

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--groups", metavar="SCHEME", help="group scheme: all, music2, groups3, groups5 or your own")
     p.add_argument("--compare", action="store_true", help="run every shipped scheme and print them side by side")
     p.add_argument("--method", choices=choices(CleanConfig, "method"), help="label spreading in groups (default) or "
-                   "confident learning (out-of-fold probabilities, per-class thresholds)")
+                   "confident learning (cleanlab over out-of-fold probabilities, clean.filter_by)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/spread-SCHEME)")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a field of RUN_DIR/config.yaml, e.g. --set clean.gamma=10")

@@ -37,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "with = + - @ get a leading ' so spreadsheets show them as text")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout; never one "
                         "of the inputs, and checked for writability before tagging starts")
-    parser.add_argument("--top-k", type=int, metavar="K", help="labels per file and segment (default: 3)")
+    parser.add_argument("--top-k", type=int, metavar="K", help="labels per file and segment (default: 3); a "
+                        "multi-label run gives those at or above their class's threshold, at most K, possibly none")
+    parser.add_argument("--threshold", type=float, metavar="T",
+                        help="give the labels whose probability is at least T (0 to 1), at most --top-k, possibly "
+                             "none, in place of a multi-label run's per-class thresholds (thresholds.json); a "
+                             "single-label run then tags by T too instead of always giving its top K")
     low, high = SEGMENT_SECONDS
     parser.add_argument("--segment", type=float, metavar="SECONDS",
                         help=f"segment length, {low:g} to {high:g} s (default: training window)")
@@ -100,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k is not None and args.top_k <= 0:
         raise SoundtagError("--top-k must be positive")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:  # NaN fails too
+        raise SoundtagError(f"--threshold {args.threshold:g}: give a probability from 0 to 1")
     segment, hop = seconds_option(args.segment, "--segment"), seconds_option(args.hop, "--hop")
     files = find_audio_files(args.paths)
     model_file = Path(args.run_dir).is_file()
@@ -130,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     hours = 0.0
     bar = tqdm(total=len(files), unit="file", desc="tagging", disable=args.quiet)
     framewise = tagger.default_framewise if args.framewise is None else args.framewise
-    for tags in tagger.tag_files(files, segment, hop, args.top_k, framewise):
+    for tags in tagger.tag_files(files, segment, hop, args.top_k, framewise, args.threshold):
         bar.update()
         if isinstance(tags, AudioError):
             failures.append({"file": display_name(tags.path), "error": tags.problem})
@@ -160,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
 def render(results: list[dict], failures: list[dict], fmt: str) -> str:
     """The output text: one JSON document, JSON lines, or CSV rows (clip and segment level, and one
-    row of level ``error`` per failed file). JSON never holds NaN or infinity (a record with them is
+    row of level ``error`` per failed file; a clip or segment given no label, as a multi-label run may
+    say, is one row with empty rank, label and probability). JSON never holds NaN or infinity (a record with them is
     refused here: the callers turn it into an error record first); CSV text cells never start a
     formula (:func:`soundtag.outputs.spreadsheet_cell`)."""
     from soundtag.outputs import spreadsheet_cell
@@ -179,6 +187,8 @@ def render(results: list[dict], failures: list[dict], fmt: str) -> str:
         for level, start, end, tags in spans:
             for rank, tag in enumerate(tags, 1):
                 rows.append([item["file"], level, start, end, rank, tag["label"], tag["probability"], ""])
+            if not tags:
+                rows.append([item["file"], level, start, end, "", "", "", ""])
     rows += [[item["file"], "error", "", "", "", "", "", item["error"]] for item in failures]
     writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()

@@ -1,4 +1,8 @@
-"""Score a run on a corpus split, and write the Kaggle submission file."""
+"""Score a run on a corpus split, and write the Kaggle submission file.
+
+A single-label run is scored by MAP@3, accuracy and per-class AP; a multi-label run by lwlrap, macro
+mAP, per-class AP and macro/micro F1 at its tagging thresholds (the labels ``soundtag tag`` would give).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,22 @@ from soundtag.data import Clip, FeatureCache, LabelMap, cache_features
 from soundtag.errors import SoundtagError
 from soundtag.fileio import atomic_write_text
 from soundtag.inference.tagger import Tagger
-from soundtag.training import accuracy, map_at_k, per_class_average_precision, top_k
+from soundtag.training import (
+    accuracy,
+    f1_scores,
+    lwlrap,
+    map_at_k,
+    mean_average_precision,
+    per_class_average_precision,
+    top_k,
+)
 
 
 @dataclass
 class EvaluationResult:
-    """Probabilities of the clips that could be decoded, their targets, the clips that failed, and the
-    labelled clips left out because the run does not know their label (``unknown``: fname, label)."""
+    """Probabilities of the clips that could be decoded, their targets (class indices; for a
+    ``multi_label`` run a (clips, classes) 0/1 matrix), the clips that failed, and the labelled clips
+    left out because the run does not know their label (``unknown``: fname, label)."""
 
     fnames: list[str]
     probabilities: np.ndarray
@@ -31,19 +44,27 @@ class EvaluationResult:
     """Clips given to evaluate (labelled or not)."""
     corpus_name: str | None = None
     """The corpus scored when it is not the run's own (its evaluation folder is named after it)."""
+    multi_label: bool = False
+    thresholds: np.ndarray | None = None
+    """A multi-label run's per-class tagging thresholds, at which its F1 is scored."""
 
     def metrics(self) -> dict:
         """``map3``, ``accuracy``, ``n_clips``, ``n_failed``, ``n_unknown_label`` and per-class average
-        precision."""
+        precision; for a multi-label run ``lwlrap``, ``map`` (macro mAP over the classes some clip
+        holds), ``f1_macro`` and ``f1_micro`` at its thresholds in place of ``map3`` and ``accuracy``,
+        and the ``thresholds``."""
         ap = per_class_average_precision(self.probabilities, self.targets) if len(self.targets) else []
-        return {
-            "map3": map_at_k(self.probabilities, self.targets, 3),
-            "accuracy": accuracy(self.probabilities, self.targets),
-            "n_clips": len(self.fnames),
-            "n_failed": len(self.failures),
-            "n_unknown_label": len(self.unknown),
-            "per_class_ap": {label: (None if np.isnan(v) else round(float(v), 4)) for label, v in zip(self.labels, ap)},
-        }
+        counts = {"n_clips": len(self.fnames), "n_failed": len(self.failures), "n_unknown_label": len(self.unknown)}
+        per_class = {label: (None if np.isnan(v) else round(float(v), 4)) for label, v in zip(self.labels, ap)}
+        if not self.multi_label:
+            return {"map3": map_at_k(self.probabilities, self.targets, 3),
+                    "accuracy": accuracy(self.probabilities, self.targets), **counts, "per_class_ap": per_class}
+        thresholds = self.thresholds if self.thresholds is not None else np.full(len(self.labels), 0.5)
+        macro, micro = f1_scores(self.probabilities, self.targets, thresholds) if len(self.targets) else (0.0, 0.0)
+        return {"lwlrap": lwlrap(self.probabilities, self.targets) if len(self.targets) else 0.0,
+                "map": mean_average_precision(self.probabilities, self.targets) if len(self.targets) else 0.0,
+                "f1_macro": macro, "f1_micro": micro, **counts, "per_class_ap": per_class,
+                "thresholds": {label: round(float(t), 4) for label, t in zip(self.labels, thresholds)}}
 
     def describe_unknown(self, most: int = 3) -> str:
         """One line (for a warning) saying how many clips were skipped for labels the run does not
@@ -70,16 +91,31 @@ def clip_probabilities(tagger: Tagger, clips: list[Clip], cache_dir: str | None,
     return usable, probs.reshape(len(usable), len(tagger.label_map)), report.failures
 
 
-def evaluate_clips(tagger: Tagger, clips: list[Clip], cache_dir: str | None = None, progress: bool = True
-                   ) -> EvaluationResult:
+def evaluate_clips(tagger: Tagger, clips: list[Clip], cache_dir: str | None = None, progress: bool = True,
+                   negatives: bool = False) -> EvaluationResult:
     """Predict labelled ``clips`` and keep what the metrics need; clips of labels the run does not know
-    are skipped and listed in ``unknown`` (see :meth:`EvaluationResult.describe_unknown`)."""
-    known = [c for c in clips if c.label is not None and c.label in tagger.label_map]
-    unknown = [(c.fname, str(c.label)) for c in clips if c.label is not None and c.label not in tagger.label_map]
+    are skipped and listed in ``unknown`` (see :meth:`EvaluationResult.describe_unknown`).
+
+    A single-label run is scored on the clips with one label. A multi-label run is scored on the clips
+    with labels and, with ``negatives`` (a multi-label corpus, where a clip without labels holds none of
+    the classes), on those without too; a clip with a label the run does not know is left out whole."""
+    if not tagger.multi_label:
+        known = [c for c in clips if c.label is not None and c.label in tagger.label_map]
+        unknown = [(c.fname, str(c.label)) for c in clips if c.label is not None and c.label not in tagger.label_map]
+    else:
+        stranger = [next((label for label in c.labels if label not in tagger.label_map), None) for c in clips]
+        known = [c for c, odd in zip(clips, stranger) if odd is None and (c.labels or negatives)]
+        unknown = [(c.fname, odd) for c, odd in zip(clips, stranger) if odd is not None]
     usable, probs, failures = clip_probabilities(tagger, known, cache_dir, progress)
-    targets = np.array([tagger.label_map.index(str(c.label)) for c in usable], dtype=int)
+    if tagger.multi_label:
+        targets = np.zeros((len(usable), len(tagger.label_map)), dtype=np.int8)
+        for row, clip in zip(targets, usable):
+            row[[tagger.label_map.index(label) for label in clip.labels]] = 1
+    else:
+        targets = np.array([tagger.label_map.index(str(c.label)) for c in usable], dtype=int)
     return EvaluationResult([c.fname for c in usable], probs, targets, tagger.label_map.labels, failures, unknown,
-                            len(clips))
+                            len(clips), multi_label=tagger.multi_label,
+                            thresholds=tagger.cutoffs() if tagger.multi_label else None)
 
 
 def check_submission_labels(label_map: LabelMap) -> None:

@@ -5,7 +5,9 @@ The graph computes what the run's own :class:`~soundtag.inference.Tagger` comput
 approximation of it: features of the whole waveform, padded to one training window as
 :func:`~soundtag.data.fit_width` pads them (frames repeated, or zeros, or the clip's minimum), cut into
 windows of that width every half window (the last aligned to the end, as
-:func:`~soundtag.training.window_starts` places them), and the mean of the windows' softmax. Repeating
+:func:`~soundtag.training.window_starts` places them), and the mean of the windows' probabilities
+(:func:`~soundtag.training.activation`: softmax, or a sigmoid per class for a multi-label run, whose
+metadata then says ``multi_label`` and carries its per-class ``thresholds``). Repeating
 the WAVEFORM instead (as exports before this one did) gives other features at the seams, so short
 clips were tagged differently.
 """
@@ -27,6 +29,7 @@ from soundtag.fileio import atomic_write
 from soundtag.inference.tagger import SegmentTagger, Tagger
 from soundtag.outputs import check_output, run_files
 from soundtag.runs import BEST_CHECKPOINT
+from soundtag.training import activation
 
 FORMATS = ("onnx", "torchscript")
 METADATA_KEY = "soundtag"
@@ -42,7 +45,8 @@ class WaveformClassifier(nn.Module):
     ``min(i * hop, frames - width)``.
     """
 
-    def __init__(self, transform: nn.Module, model: nn.Module, width: int, hop: int, pad_mode: str = "repeat") -> None:
+    def __init__(self, transform: nn.Module, model: nn.Module, width: int, hop: int, pad_mode: str = "repeat",
+                 multi_label: bool = False) -> None:
         super().__init__()
         if pad_mode not in PAD_MODES:
             raise SoundtagError(f"unknown pad mode {pad_mode!r} (known: {', '.join(PAD_MODES)})")
@@ -51,12 +55,14 @@ class WaveformClassifier(nn.Module):
         self.width = width
         self.hop = hop
         self.pad_mode = pad_mode
+        self.multi_label = multi_label
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.windowed_probabilities(self.transform(waveforms))
 
     def windowed_probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        """(batch, n_classes): the mean softmax over the windows of (batch, bins, frames) features."""
+        """(batch, n_classes): the mean probabilities (softmax, or sigmoid for a multi-label run) over the
+        windows of (batch, bins, frames) features."""
         frames = features.shape[-1]
         if torch.jit.is_scripting():
             total = max(frames, self.width)
@@ -74,22 +80,26 @@ class WaveformClassifier(nn.Module):
         index = starts[:, None] + torch.arange(self.width, device=features.device)[None, :]
         batch, bins = features.shape[0], features.shape[1]
         windows = features[:, :, index].permute(0, 2, 1, 3).reshape(batch * count, bins, self.width)
-        probs = torch.softmax(self.model(windows).float(), dim=1)
+        probs = activation(self.model(windows).float(), self.multi_label)
         return probs.reshape(batch, count, -1).mean(dim=1)
 
 
 def export_metadata(tagger: Tagger) -> dict:
-    """What a tagger needs besides the graph: labels, sample rate, segment length, top-k, and that the
-    graph windows its frames itself (``windows``: width, hop and pad mode in frames)."""
+    """What a tagger needs besides the graph: labels, sample rate, segment length, top-k, that the
+    graph windows its frames itself (``windows``: width, hop and pad mode in frames), and whether its
+    outputs are independent per class (``multi_label``) with the ``thresholds`` to tag them by."""
+    thresholds = tagger.cutoffs() if tagger.multi_label else None
     return {"labels": tagger.labels, "sample_rate": tagger.sample_rate, "segment": tagger.default_segment,
             "top_k": tagger.default_top_k, "feature": tagger.config.features.name, "model": tagger.config.model.name,
-            "windows": {"width": tagger.width, "hop": tagger.hop, "pad_mode": tagger.config.train.pad_mode}}
+            "windows": {"width": tagger.width, "hop": tagger.hop, "pad_mode": tagger.config.train.pad_mode},
+            "multi_label": tagger.multi_label,
+            "thresholds": None if thresholds is None else [round(float(t), 4) for t in thresholds]}
 
 
 def waveform_classifier(tagger: Tagger) -> WaveformClassifier:
     """The graph of ``tagger`` (its transform and model, windowed as it windows)."""
     return WaveformClassifier(tagger.transform, tagger.model, tagger.width, tagger.hop,
-                              tagger.config.train.pad_mode).eval()
+                              tagger.config.train.pad_mode, tagger.multi_label).eval()
 
 
 def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str = BEST_CHECKPOINT) -> Path:
@@ -145,7 +155,8 @@ def _torchscript_bytes(module: WaveformClassifier, example: torch.Tensor, metada
         transform = torch.jit.trace(module.transform, example, check_trace=False)
         model = torch.jit.trace(module.model, torch.zeros(2, module.transform(example).shape[1], module.width),
                                 check_trace=False)
-        scripted = torch.jit.script(WaveformClassifier(transform, model, module.width, module.hop, module.pad_mode))
+        scripted = torch.jit.script(WaveformClassifier(transform, model, module.width, module.hop, module.pad_mode,
+                                                       module.multi_label))
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer, _extra_files={f"{METADATA_KEY}.json": metadata})
     return buffer.getvalue()
@@ -167,6 +178,9 @@ class ExportedTagger(SegmentTagger):
         self.sample_rate = int(self.metadata["sample_rate"])
         self.default_segment = float(self.metadata["segment"])
         self.default_top_k = int(self.metadata.get("top_k", 3))
+        self.multi_label = bool(self.metadata.get("multi_label", False))
+        thresholds = self.metadata.get("thresholds")
+        self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
 
     def _load_onnx(self, path: Path) -> None:
         _require("onnxruntime")

@@ -35,13 +35,15 @@ def evaluate_split(tagger: Tagger, corpus: Corpus, split: str, cache_dir: str | 
     """Score a run on the ``test`` or ``train`` clips of ``corpus``; write ``eval-<split>/metrics.json``,
     or ``eval-<split>-<corpus name>/metrics.json`` when ``corpus`` is not the run's own (see
     :meth:`~soundtag.runs.RunFolder.evaluation_dir`). Clips of labels the run does not know are
-    counted in ``n_unknown_label`` and described by ``result.describe_unknown()``."""
+    counted in ``n_unknown_label`` and described by ``result.describe_unknown()``. A multi-label run on a
+    multi-label corpus is scored on its clips without labels too (they hold none of the classes)."""
     if tagger.run_dir is None:
         raise SoundtagError("evaluate_split writes beside a run: load the tagger with Tagger.from_run")
     clips = corpus.test if split == "test" else corpus.train
     if not clips:
         raise SoundtagError(f"{corpus.root}: {empty_split_reason(corpus, split)}")
-    result = evaluate_clips(tagger, clips, cache_dir or tagger.config.data.cache_dir, progress)
+    result = evaluate_clips(tagger, clips, cache_dir or tagger.config.data.cache_dir, progress,
+                            negatives=corpus.multi_label)
     result.corpus_name = other_corpus_name(tagger.config.data.corpus, corpus)
     if not result.fnames:
         unknown = f" ({result.describe_unknown()})" if result.unknown else ""
@@ -57,6 +59,8 @@ def score_run(run_dir: str | Path, corpus_dir: str | None = None, cache_dir: str
     """Test-split probabilities of a run's best model, with its validation score
     (``eval-test/metrics.json`` is written beside it)."""
     tagger = Tagger.from_run(run_dir)
+    if tagger.multi_label:
+        raise SoundtagError(f"{run_dir}: a multi-label run; ensembles combine single-label runs scored by MAP@3")
     corpus = read_corpus(corpus_dir or tagger.config.data.corpus)
     result, _ = evaluate_split(tagger, corpus, "test", cache_dir, progress)
     return RunScores(Path(run_dir), RunFolder(run_dir).best_score(), result.fnames, result.probabilities,

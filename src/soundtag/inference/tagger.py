@@ -1,9 +1,17 @@
-"""A trained run as a tagger: clip probabilities from features, and streamed tags for any file."""
+"""A trained run as a tagger: clip probabilities from features, and streamed tags for any file.
+
+Which labels a file or segment gets (:meth:`SegmentTagger.select`): a single-label run gives its ``k``
+most probable labels; a multi-label run gives the labels whose probability is at or above their
+class's threshold (the run's ``thresholds.json``, chosen on its validation clips), most probable first
+and at most ``k``, and an EMPTY list when no class reaches its threshold ("nothing here"). A threshold
+given to :meth:`SegmentTagger.tag_files` (``soundtag tag --threshold``) replaces every class's, for
+single-label runs too.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +27,7 @@ from soundtag.features import FeatureTransform, build_transform, extract_batch
 from soundtag.models import build_model
 from soundtag.runs import BEST_CHECKPOINT, RunFolder
 from soundtag.training import (
+    activation,
     checkpoint_weights,
     load_checkpoint,
     predict_clips,
@@ -27,11 +36,13 @@ from soundtag.training import (
     weights_mismatch,
     window_frames,
 )
+from soundtag.training.metrics import DEFAULT_THRESHOLD
 
 
 @dataclass
 class SegmentTags:
-    """Top labels of one segment of a file, with its start and end in seconds."""
+    """The labels of one segment of a file (see :meth:`SegmentTagger.select`), with its start and end
+    in seconds."""
 
     start: float
     end: float
@@ -40,8 +51,9 @@ class SegmentTags:
 
 @dataclass
 class FileTags:
-    """Clip-level top labels of a file, and per-segment tags when it spans several segments;
-    ``silent`` when every sample of the file is 0 (its tags then say nothing of it)."""
+    """Clip-level labels of a file, and per-segment tags when it spans several segments (an empty
+    list: none of the classes, from a multi-label run); ``silent`` when every sample of the file is 0
+    (its tags then say nothing of it)."""
 
     path: str
     duration: float
@@ -77,6 +89,9 @@ class SegmentTagger:
     resample_quality: str = "HQ"
     block_seconds: float = 30.0
     default_framewise: bool = False
+    multi_label: bool = False
+    thresholds: np.ndarray | None = None
+    """Per-class thresholds of a multi-label tagger (None: :data:`DEFAULT_THRESHOLD` for every class)."""
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
         """Class probabilities (n_segments, n_classes) of mono waveforms at :attr:`sample_rate`."""
@@ -92,25 +107,56 @@ class SegmentTagger:
         """The ``k`` best labels of one probability vector."""
         return [(self.labels[int(i)], float(probs[i])) for i in top_k(probs[None, :], k)[0]]
 
+    def cutoffs(self, threshold: float | None = None) -> np.ndarray | None:
+        """Each class's threshold: ``threshold`` for all when given, else a multi-label tagger's own
+        (0.5 where it has none); None for a single-label tagger, which tags its top ``k``."""
+        if threshold is not None:
+            return np.full(len(self.labels), float(threshold))
+        if not self.multi_label:
+            return None
+        return self.thresholds if self.thresholds is not None else np.full(len(self.labels), DEFAULT_THRESHOLD)
+
+    def select(self, probs: np.ndarray, k: int, threshold: float | None = None) -> list[tuple[str, float]]:
+        """The labels of one probability vector: the top ``k`` (single-label), or those at or above their
+        threshold (:meth:`cutoffs`), most probable first, at most ``k``, possibly none. A vector that is
+        not finite gives its top ``k`` as they are, so the caller sees the NaN and reports the file.
+
+        >>> tagger = SegmentTagger(); tagger.labels, tagger.multi_label = ["a", "b", "c"], True
+        >>> tagger.thresholds = np.array([0.5, 0.3, 0.9])
+        >>> tagger.select(np.array([0.6, 0.7, 0.8]), k=3), tagger.select(np.array([0.1, 0.2, 0.3]), k=3)
+        ([('b', 0.7), ('a', 0.6)], [])
+        """
+        cut = self.cutoffs(threshold)
+        if cut is None or not np.isfinite(probs).all():
+            return self.top(probs, k)
+        ranked = top_k(probs[None, :], len(probs))[0]
+        return [(self.labels[int(i)], float(probs[i])) for i in ranked if probs[i] >= cut[i]][:k]
+
     def tag_file(self, path: str | Path, segment: float | None = None, hop: float | None = None,
-                 k: int | None = None, framewise: bool = False) -> FileTags:
+                 k: int | None = None, framewise: bool = False, threshold: float | None = None) -> FileTags:
         """Tag one file streamed in segments; the file's tags are the duration-weighted mean."""
-        (result,) = self.tag_files([path], segment, hop, k, framewise)
+        (result,) = self.tag_files([path], segment, hop, k, framewise, threshold)
         if isinstance(result, AudioError):
             raise result
         return result
 
     def tag_files(self, paths: Iterable[str | Path], segment: float | None = None, hop: float | None = None,
-                  k: int | None = None, framewise: bool = False) -> Iterator[FileTags | AudioError]:
+                  k: int | None = None, framewise: bool = False, threshold: float | None = None
+                  ) -> Iterator[FileTags | AudioError]:
         """Tags of each file in order (or the AudioError that stopped it), with segments of many
         files batched together so short files still fill the model's batches. ``framewise`` runs
         the model once over long blocks and reads segment tags off its frame-wise outputs instead.
+        Labels are chosen by :meth:`select`: ``threshold`` replaces every class's threshold.
         """
         segment = segment or self.default_segment
         hop = hop or segment
         k = k or self.default_top_k
+
+        def choose(row: np.ndarray) -> list[tuple[str, float]]:
+            return self.select(row, k, threshold)
+
         if framewise:
-            yield from (self._tag_framewise(path, segment, hop, k) for path in paths)
+            yield from (self._tag_framewise(path, segment, hop, choose) for path in paths)
             return
         pending: list[tuple[_FileState, Segment]] = []
         waiting: deque[_FileState] = deque()
@@ -118,7 +164,7 @@ class SegmentTagger:
         def flush() -> None:
             probs = self.segment_probabilities([seg.samples for _, seg in pending])
             for (state, seg), row in zip(pending, probs):
-                state.add(seg, row, self.top(row, k))
+                state.add(seg, row, choose(row))
             pending.clear()
 
         for path in paths:
@@ -134,13 +180,14 @@ class SegmentTagger:
                 state.error = exc
                 pending[:] = [(s, seg) for s, seg in pending if s is not state]
             while waiting and (waiting[0].error or not any(s is waiting[0] for s, _ in pending)):
-                yield waiting.popleft().result(self, k)
+                yield waiting.popleft().result(choose)
         if pending:
             flush()
         while waiting:
-            yield waiting.popleft().result(self, k)
+            yield waiting.popleft().result(choose)
 
-    def _tag_framewise(self, path: str | Path, segment: float, hop: float, k: int) -> FileTags | AudioError:
+    def _tag_framewise(self, path: str | Path, segment: float, hop: float,
+                       choose: Callable[[np.ndarray], list[tuple[str, float]]]) -> FileTags | AudioError:
         """One file's tags from frame-wise outputs over blocks of :attr:`block_seconds`: a segment's
         probabilities are the mean of the frames centred in it, the file's the mean of all frames."""
         probs, centres = [], []
@@ -162,8 +209,8 @@ class SegmentTagger:
             end = min(start + segment, duration)
             chosen = (times >= start) & (times < end)
             row = frames[chosen].mean(axis=0) if chosen.any() else frames[np.abs(times - (start + end) / 2).argmin()]
-            segments.append(SegmentTags(float(start), float(end), self.top(row, k)))
-        tags = self.top(frames.mean(axis=0), k)
+            segments.append(SegmentTags(float(start), float(end), choose(row)))
+        tags = choose(frames.mean(axis=0))
         return FileTags(str(path), duration, tags, segments if len(segments) > 1 else [], silent=silent)
 
 
@@ -186,23 +233,25 @@ class _FileState:
         self.segments.append(SegmentTags(seg.start, seg.end, tags))
         self.silent = self.silent and not seg.samples.any()
 
-    def result(self, tagger: SegmentTagger, k: int) -> FileTags | AudioError:
+    def result(self, choose: Callable[[np.ndarray], list[tuple[str, float]]]) -> FileTags | AudioError:
         if self.error is not None:
             return self.error
-        tags = tagger.top(self.total / self.weight, k)
+        tags = choose(self.total / self.weight)
         return FileTags(self.path, self.duration, tags, self.segments if len(self.segments) > 1 else [],
                         silent=self.silent)
 
 
 class Tagger(SegmentTagger):
     """A classifier with its feature transform and labels. Build one from memory with the constructor
-    (settings not given come from ``config``, by default the built-in defaults), or load a trained run
+    (settings not given come from ``config``, by default the built-in defaults; ``multi_label`` for a
+    model trained with sigmoid outputs, with its per-class ``thresholds``), or load a trained run
     folder's with :meth:`from_run`.
     """
 
     def __init__(self, model: nn.Module, transform: FeatureTransform, labels: Sequence[str],
                  config: RunConfig | None = None, device: str | torch.device = "auto",
-                 channels_last: bool = True, run_dir: str | Path | None = None) -> None:
+                 channels_last: bool = True, run_dir: str | Path | None = None, multi_label: bool = False,
+                 thresholds: Sequence[float] | None = None) -> None:
         if config is None:
             config = RunConfig(audio=AudioConfig(sample_rate=transform.sample_rate), features=transform.config)
         if config.audio.sample_rate != transform.sample_rate:
@@ -214,6 +263,10 @@ class Tagger(SegmentTagger):
         if self.label_map.labels != list(labels):
             raise SoundtagError("labels must be sorted and unique: the model's output i is the i-th label")
         self.labels = self.label_map.labels
+        self.multi_label = multi_label
+        if thresholds is not None and len(thresholds) != len(self.labels):
+            raise SoundtagError(f"{len(thresholds)} thresholds given for {len(self.labels)} labels")
+        self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         self.sample_rate = config.audio.sample_rate
         self.resample_quality = config.audio.resample_quality
         self.default_segment = config.tag.segment or config.train.crop_seconds
@@ -234,8 +287,8 @@ class Tagger(SegmentTagger):
     @classmethod
     def from_run(cls, run_dir: str | Path, checkpoint: str = BEST_CHECKPOINT, device: str = "auto",
                  channels_last: bool = True) -> Tagger:
-        """The tagger of a run folder's checkpoint (``best.pt`` by default), its config and labels
-        checked against the run's manifest."""
+        """The tagger of a run folder's checkpoint (``best.pt`` by default), its config, labels and (of a
+        multi-label run) thresholds checked against the run's manifest."""
         folder = RunFolder(run_dir)
         config = folder.read_config()
         label_map = folder.read_label_map()
@@ -252,12 +305,16 @@ class Tagger(SegmentTagger):
         except (RuntimeError, ValueError, TypeError):
             raise SoundtagError(f"{path}: weights do not fit the model of {folder.config_path} with "
                                 f"{len(label_map)} labels") from None
-        return cls(model, transform, label_map.labels, config, device, channels_last, run_dir=folder.path)
+        multi_label = folder.is_multi_label()
+        chosen = folder.read_thresholds(label_map.labels) if multi_label else None
+        thresholds = None if chosen is None else [chosen[label] for label in label_map.labels]
+        return cls(model, transform, label_map.labels, config, device, channels_last, run_dir=folder.path,
+                   multi_label=multi_label, thresholds=thresholds)
 
     def probabilities(self, features: Iterable[np.ndarray]) -> np.ndarray:
         """Class probabilities of each clip's (bins, frames) features, windows averaged."""
         return predict_clips(self.model, features, self.width, self.hop, self.device,
-                             self.config.tag.batch_size, self.config.train.pad_mode)
+                             self.config.tag.batch_size, self.config.train.pad_mode, self.multi_label)
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
         return self.probabilities(extract_batch(self.transform, segments))
@@ -269,7 +326,7 @@ class Tagger(SegmentTagger):
         if features.shape[-1] < per_frame:
             features = fit_width(features, per_frame, 0, self.config.train.pad_mode)
         batch = torch.from_numpy(features)[None].to(self.device)
-        probs = torch.softmax(self.model.frame_logits(batch).float(), dim=-1)[0].cpu().numpy()
+        probs = activation(self.model.frame_logits(batch).float(), self.multi_label)[0].cpu().numpy()
         # output frame j pools feature frames [j, j + 1) * per_frame; feature frame t sits at t * frame_hop
         seconds = self.transform.frame_hop / self.sample_rate
         centres = (np.arange(len(probs)) * per_frame + (per_frame - 1) / 2) * seconds

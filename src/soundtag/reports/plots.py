@@ -31,9 +31,10 @@ def plot_run_curves(run_dir: str | Path) -> Path:
 
 
 def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> None:
-    """Loss (and, for classifiers, accuracy and MAP@3) per epoch from a run's ``metrics.csv``."""
+    """Loss and, for classifiers, accuracy and MAP@3 (multi-label: lwlrap and mAP) per epoch from a run's
+    ``metrics.csv``."""
     frame = pd.read_csv(metrics_csv)
-    scores = [c for c in ("train_acc", "val_acc", "val_map3") if c in frame.columns]
+    scores = [c for c in ("train_acc", "val_acc", "val_map3", "val_lwlrap", "val_map") if c in frame.columns]
     fig, axes = plt.subplots(1, 2 if scores else 1, figsize=(10 if scores else 5, 3.6), squeeze=False)
     for column in ("loss", "val_loss"):
         if column in frame.columns:
@@ -46,7 +47,7 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> None:
             axes[0, 1].plot(frame["epoch"], frame[column], marker=".", label=column.replace("_", " "))
         axes[0, 1].set_xlabel("epoch")
         axes[0, 1].set_ylim(0, 1)
-        axes[0, 1].set_title("accuracy and MAP@3")
+        axes[0, 1].set_title("lwlrap and mAP" if "val_lwlrap" in scores else "accuracy and MAP@3")
         axes[0, 1].legend()
     for ax in axes[0]:  # whole epochs; a single epoch (a short self-training round) still shows, as points
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -7,7 +7,17 @@ from soundtag.training.checkpoint import (
     save_checkpoint,
     weights_mismatch,
 )
-from soundtag.training.metrics import accuracy, confusion, map_at_k, per_class_average_precision, top_k
+from soundtag.training.metrics import (
+    accuracy,
+    choose_thresholds,
+    confusion,
+    f1_scores,
+    lwlrap,
+    map_at_k,
+    mean_average_precision,
+    per_class_average_precision,
+    top_k,
+)
 from soundtag.training.run import (
     PreparedRun,
     feature_bins,
@@ -19,8 +29,8 @@ from soundtag.training.run import (
 )
 from soundtag.training.split import validation_split
 from soundtag.training.loop import EpochLoop, NonFiniteError, TrainResult
-from soundtag.training.trainer import Trainer, TrainingSet, resolve_device
-from soundtag.training.windows import clip_windows, predict_clips, window_starts
+from soundtag.training.trainer import Trainer, TrainingSet, resolve_device, target_matrix
+from soundtag.training.windows import activation, clip_windows, predict_clips, window_starts
 
 __all__ = [
     "EpochLoop",
@@ -30,13 +40,18 @@ __all__ = [
     "TrainResult",
     "TrainingSet",
     "accuracy",
+    "activation",
     "checkpoint_weights",
+    "choose_thresholds",
     "clip_windows",
     "confusion",
+    "f1_scores",
     "feature_bins",
     "load_checkpoint",
     "load_weights",
+    "lwlrap",
     "map_at_k",
+    "mean_average_precision",
     "per_class_average_precision",
     "predict_clips",
     "prepare_training",
@@ -45,6 +60,7 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "start_run",
+    "target_matrix",
     "top_k",
     "validation_split",
     "weights_mismatch",

@@ -38,7 +38,11 @@ def spec_masks(inputs: torch.Tensor, count: int, width: int, dim: int) -> torch.
 
 def mixup(inputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, alpha: float
           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mix each clip with a random partner: lambda ~ Beta(alpha, alpha), soft targets mixed alike."""
+    """Mix each clip with a random partner: lambda ~ Beta(alpha, alpha), soft targets mixed alike.
+
+    Multi-hot targets of a multi-label run mix the same way: the mixture holds both clips' labels,
+    each weighted by its clip's share (a label both clips hold stays 1, a clip without labels only
+    dilutes its partner's)."""
     lam = float(torch.distributions.Beta(alpha, alpha).sample())
     order = torch.randperm(inputs.shape[0])
     return (lam * inputs + (1 - lam) * inputs[order], lam * targets + (1 - lam) * targets[order],

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from soundtag.config import RunConfig
+from soundtag.config import MULTI_LABEL_GCE, RunConfig
 from soundtag.data import (
     Clip,
     Corpus,
@@ -26,13 +26,14 @@ from soundtag.data import (
     examples_for,
     read_corpus,
     read_extra_labels,
+    write_split,
 )
-from soundtag.data.corpus import TRAIN_CSV
 from soundtag.errors import SoundtagError
 from soundtag.features import build_transform
 from soundtag.models import build_model, model_summary
-from soundtag.runs import RunFolder, open_run, run_logger
+from soundtag.runs import SPLIT_FILE, RunFolder, open_run, run_logger
 from soundtag.training import distributed as dd
+from soundtag.training.finetune import check_fine_tuning, freeze_blocks, load_initial_weights
 from soundtag.training.split import validation_split
 from soundtag.training.trainer import Trainer, TrainingSet, TrainResult
 
@@ -73,35 +74,58 @@ class PreparedRun:
     """``train.extra_labels`` as fname -> label (empty without it)."""
     rejected: list[tuple[str, str]] = field(default_factory=list)
     """The corpus's CSV rows that were left out, as (csv file, problem)."""
+    corpus: Corpus | None = None
+    """The corpus read (its ``split_note`` says whether its test split was drawn)."""
 
 
 def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
     """Read the corpus, cache features of its train clips and split off validation clips."""
     corpus = read_corpus(config.data.corpus)
+    multi_label = multi_label_run(config, corpus)  # refused before any work
     label_map = LabelMap(corpus.labels)
     cache = FeatureCache(config.data.cache_dir, config.audio, config.features)
     extra = read_extra_labels(config.train.extra_labels, corpus) if config.train.extra_labels else {}
     clips = choose_training_clips(corpus, config.train.labels, extra)
-    report = cache_features([c.path for c in clips], config.audio, config.features, cache,
+    report = cache_features([c.path for c in clips + corpus.val], config.audio, config.features, cache,
                             num_workers=config.data.num_workers, progress=progress)
     failed = {path for path, _ in report.failures}
     usable = [c for c in clips if str(c.path) not in failed]
-    train, val = validation_split(usable, config.train.val_fraction, config.seed,
-                                  from_verified=config.train.val_from == "verified")
+    if corpus.val:  # the layout names its validation clips (manifest split=val, FSD50K dev val, val/)
+        train, val = usable, [c for c in corpus.val if str(c.path) not in failed]
+    else:
+        train, val = validation_split(usable, config.train.val_fraction, config.seed,
+                                      from_verified=config.train.val_from == "verified")
     if not train:
+        drawn = [] if corpus.val else val  # the validation clips taken from the train clips
         raise SoundtagError(f"{config.data.corpus}: no usable training clips: "
-                            f"{why_no_training_clips(config, corpus, clips, report.failures, val)}")
+                            f"{why_no_training_clips(config, corpus, clips, report.failures, drawn)}")
     weight = config.train.unverified_weight
     data = TrainingSet(examples_for(train, label_map, weight, set(extra)), examples_for(val, label_map), cache,
-                       len(label_map), feature_bins(config), window_frames(config))
-    return PreparedRun(data, label_map, corpus.rejected + report.failures, corpus.train, extra, corpus.rejected)
+                       len(label_map), feature_bins(config), window_frames(config), multi_label)
+    return PreparedRun(data, label_map, corpus.rejected + report.failures, corpus.train, extra, corpus.rejected,
+                       corpus)
+
+
+def multi_label_run(config: RunConfig, corpus: Corpus) -> bool:
+    """Whether a run learns sigmoid outputs with binary cross-entropy: ``train.multi_label`` ``yes``,
+    or ``auto`` on a multi-label corpus (:attr:`~soundtag.data.Corpus.multi_label`). A multi-label
+    corpus with ``no``, and ``train.loss=gce`` on a multi-label run, are refused in one line."""
+    choice = config.train.multi_label
+    multi = corpus.multi_label if choice == "auto" else choice == "yes"
+    if corpus.multi_label and not multi:
+        raise SoundtagError(f"{config.data.corpus}: train.multi_label=no, but the corpus is multi-label (clips with "
+                            "several labels, or none): a softmax run cannot learn it; use train.multi_label=auto")
+    if multi and config.train.loss == "gce":
+        raise SoundtagError(f"{config.data.corpus}: {MULTI_LABEL_GCE}")
+    return multi
 
 
 def why_no_training_clips(config: RunConfig, corpus: Corpus, chosen: list[Clip], failures: list[tuple[str, str]],
                           val: list[Clip]) -> str:
     """Where the train clips went: rows left out, labels not chosen, files not decoded, validation."""
-    train_rejected = [r for r in corpus.rejected if Path(r[0]).name == TRAIN_CSV]
-    parts = [f"{TRAIN_CSV} has {len(corpus.train) + len(train_rejected)} row(s)"]
+    source = corpus.sources.get("train", corpus.root)
+    train_rejected = [r for r in corpus.rejected if Path(r[0]) == source]
+    parts = [f"{source.name} lists {len(corpus.train) + len(train_rejected)} train clip(s)"]
     if train_rejected:
         parts.append(describe_rejected(train_rejected))
     if len(chosen) < len(corpus.train):
@@ -122,7 +146,8 @@ def start_run(config: RunConfig, run_dir: str | Path, progress: bool = True) -> 
     finishes the run rather than failing or starting over (see :func:`soundtag.runs.open_run`).
     """
     dd.init_distributed()
-    build_model(config.model, feature_bins(config), 2)  # a model that does not fit the features fails now
+    # a model that does not fit the features, or a train.init_from run it cannot start from, fails now
+    check_fine_tuning(config, build_model(config.model, feature_bins(config), 2))
     with open_for_training(run_dir, config) as (folder, config):
         return _train(config, folder, progress)
 
@@ -164,13 +189,26 @@ def _train(config: RunConfig, folder: RunFolder, progress: bool) -> tuple[TrainR
         if saved.labels != prepared.label_map.labels:
             raise SoundtagError(f"{folder.label_map_path}: the corpus's classes changed since the run started "
                                 f"({len(saved)} then, {len(prepared.label_map)} now); train a new run")
+        if folder.is_multi_label() != prepared.data.multi_label:
+            raise SoundtagError(f"{folder.manifest_path}: the run {'was' if folder.is_multi_label() else 'was not'} "
+                                "multi-label but its corpus now says otherwise; train a new run")
     if writes:
-        folder.write_label_map(prepared.label_map)
+        folder.write_label_map(prepared.label_map, prepared.data.multi_label)
+        if prepared.corpus is not None and prepared.corpus.split_note:
+            write_split(prepared.corpus, folder.path / SPLIT_FILE)
     model = build_model(config.model, prepared.data.in_bins, prepared.data.n_classes)
+    initial = None if resume else load_initial_weights(model, config, prepared.label_map)  # last.pt wins on resume
+    freeze_blocks(model, config)
+    if initial is not None and writes:
+        folder.record_init_from(initial.source, initial.best_sha256)
     with run_logger(folder, console=progress, writes=writes) as logger:
         logger.info("%s; %d train / %d validation clips; window %d frames",
                     model_summary(config.model.name, model), len(prepared.data.train),
                     len(prepared.data.val), prepared.data.width)
+        if initial is not None:
+            logger.info("%s", initial.describe())
+        if prepared.corpus is not None and prepared.corpus.split_note:
+            logger.info("%s; recorded in %s", prepared.corpus.split_note, SPLIT_FILE)
         if prepared.rejected:
             logger.warning("%s", describe_rejected(prepared.rejected))
         for path, problem in prepared.failures[len(prepared.rejected):]:
@@ -179,6 +217,10 @@ def _train(config: RunConfig, folder: RunFolder, progress: bool) -> tuple[TrainR
         if resume:
             trainer.resume()
         result = trainer.fit()
+        if prepared.data.multi_label and writes:
+            thresholds, note = trainer.choose_thresholds()
+            folder.write_thresholds(dict(zip(prepared.label_map.labels, thresholds.tolist())), note)
+            logger.info("tagging thresholds: %s (%s)", folder.thresholds_path.name, note)
         logger.info("done: best %s %.4f at epoch %d of %d", result.score_name, result.score_value,
                     result.best_epoch, result.epochs_run)
     dd.barrier()

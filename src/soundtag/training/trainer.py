@@ -1,5 +1,7 @@
 """The classifier trainer: Adam + cross-entropy, early stopping on validation MAP@3, checkpoints
-every epoch, and exact resumption after a crash.
+every epoch, and exact resumption after a crash. A multi-label run (:attr:`TrainingSet.multi_label`)
+learns with binary cross-entropy on multi-hot targets and stops early on validation lwlrap; after
+training, :meth:`Trainer.choose_thresholds` picks its per-class tagging thresholds on the validation clips.
 
 Every random choice of an epoch is seeded from (seed, epoch): the batch order, the crops and the
 dropout masks. A run resumed from ``last.pt`` therefore ends exactly where an uninterrupted run does.
@@ -32,12 +34,21 @@ from soundtag.training import distributed as dd
 from soundtag.training.augment import augment_batch
 from soundtag.training.losses import clip_losses, smooth, weighted_mean
 from soundtag.training.loop import EpochLoop, TrainResult, non_finite_parameters
-from soundtag.training.metrics import accuracy, map_at_k
+from soundtag.training.metrics import (
+    DEFAULT_THRESHOLD,
+    accuracy,
+    choose_thresholds,
+    lwlrap,
+    map_at_k,
+    mean_average_precision,
+)
 from soundtag.training.windows import predict_clips
 
-__all__ = ["METRICS_COLUMNS", "Trainer", "TrainResult", "TrainingSet", "resolve_device"]
+__all__ = ["METRICS_COLUMNS", "MULTI_LABEL_COLUMNS", "Trainer", "TrainResult", "TrainingSet", "resolve_device",
+           "target_matrix"]
 
 METRICS_COLUMNS = ["epoch", "loss", "train_acc", "val_loss", "val_acc", "val_map3", "seconds"]
+MULTI_LABEL_COLUMNS = ["epoch", "loss", "val_loss", "val_lwlrap", "val_map", "seconds"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -57,6 +68,9 @@ class TrainingSet:
     n_classes: int
     in_bins: int
     width: int
+    multi_label: bool = False
+    """Sigmoid outputs and binary cross-entropy on the examples' multi-hot ``targets`` (else softmax
+    and cross-entropy on ``target``)."""
 
     @property
     def hop(self) -> int:
@@ -66,7 +80,8 @@ class TrainingSet:
 
 class WeightedExamples(Dataset):
     """(features, target, weight, index) items: a :class:`FeatureDataset` with each example's loss
-    weight and its index (so a bad batch can name its clips)."""
+    weight and its index (so a bad batch can name its clips); the target is a class index, or a
+    multi-hot vector for a multi-label set."""
 
     def __init__(self, dataset: FeatureDataset) -> None:
         self.dataset = dataset
@@ -74,9 +89,21 @@ class WeightedExamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, float, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor, float, int]:
         features, target = self.dataset[index]
         return features, target, self.dataset.examples[index].weight, index
+
+
+def target_matrix(examples: list[Example], n_classes: int) -> np.ndarray:
+    """The (examples, classes) 0/1 matrix of the examples' ``targets`` (a row of zeros: none of the classes).
+
+    >>> target_matrix([Example("a", 1, targets=(0, 2)), Example("b", -1, targets=())], 3).tolist()
+    [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    matrix = np.zeros((len(examples), n_classes), dtype=np.float32)
+    for row, example in zip(matrix, examples):
+        row[list(example.targets)] = 1.0
+    return matrix
 
 
 def name_examples(examples: list[Example], most: int = 3) -> str:
@@ -87,7 +114,7 @@ def name_examples(examples: list[Example], most: int = 3) -> str:
 
 class Trainer(EpochLoop):
     """Fits a classifier on a :class:`TrainingSet` with Adam and cross-entropy, keeping the epoch
-    with the best validation MAP@3 in ``best.pt``.
+    with the best validation MAP@3 in ``best.pt`` (binary cross-entropy and lwlrap for a multi-label set).
 
     Under torchrun the model is wrapped in DistributedDataParallel and each process takes its
     share of every epoch from a ``DistributedSampler`` with ``train.batch_size / world`` clips a
@@ -115,8 +142,11 @@ class Trainer(EpochLoop):
         super().__init__(model, optimizer, run_dir, max_epochs or config.train.epochs, config.train.patience,
                          config.seed, logger, progress)
         self.dataset = FeatureDataset(
-            data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed
+            data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed,
+            multi_label=data.multi_label, n_classes=data.n_classes,
         )
+        self.metrics_columns = MULTI_LABEL_COLUMNS if data.multi_label else METRICS_COLUMNS
+        self.score_column = "val_lwlrap" if data.multi_label else "val_map3"
         self.transform = build_transform(config.features, config.audio.sample_rate)  # in_db, spectral: how to augment
         self.writes = dd.is_main_process()
         self.progress = progress and self.writes
@@ -126,18 +156,24 @@ class Trainer(EpochLoop):
             self.forward_model = DistributedDataParallel(self.model, device_ids=ids)
 
     def score(self, row: dict[str, float]) -> float:
-        """Validation MAP@3 (minus the training loss when there is no validation set)."""
-        return row["val_map3"] if self.data.val else -row["loss"]
+        """Validation MAP@3, or lwlrap for a multi-label run (minus the training loss when there is no
+        validation set)."""
+        return row[self.score_column] if self.data.val else -row["loss"]
 
     @property
     def score_name(self) -> str:
-        return "val MAP@3" if self.data.val else "train loss (no validation clips)"
+        if not self.data.val:
+            return "train loss (no validation clips)"
+        return "val lwlrap" if self.data.multi_label else "val MAP@3"
 
     def score_value(self, row: dict[str, float]) -> float:
-        """Validation MAP@3, or the training loss itself when there is no validation set."""
-        return row["val_map3"] if self.data.val else row["loss"]
+        """Validation MAP@3 (lwlrap), or the training loss itself when there is no validation set."""
+        return row[self.score_column] if self.data.val else row["loss"]
 
     def describe(self, row: dict[str, float]) -> str:
+        if self.data.multi_label:
+            return (f"loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} val_lwlrap {row['val_lwlrap']:.4f} "
+                    f"val_map {row['val_map']:.4f}")
         return (f"loss {row['loss']:.4f} train_acc {row['train_acc']:.3f} val_acc {row['val_acc']:.3f} "
                 f"val_map3 {row['val_map3']:.4f}")
 
@@ -169,12 +205,13 @@ class Trainer(EpochLoop):
         for batch, (clean, targets, weights, indices) in enumerate(batches, 1):
             clean = clean.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
-            soft = smooth(nn.functional.one_hot(targets, self.data.n_classes).float(), cfg.label_smoothing)
+            hard = targets.float() if self.data.multi_label else nn.functional.one_hot(targets, self.data.n_classes)
+            soft = smooth(hard.float(), cfg.label_smoothing)
             inputs, soft, weights = augment_batch(clean, soft, weights.to(self.device).float(), cfg.augment,
                                                   in_db=self.transform.in_db, spectral=self.transform.spectral)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 logits = self.forward_model(inputs)
-            per_clip = clip_losses(logits.float(), soft, cfg.loss, cfg.gce_q)
+            per_clip = clip_losses(logits.float(), soft, cfg.loss, cfg.gce_q, self.data.multi_label)
             loss = weighted_mean(per_clip, weights)
             # one synchronisation, as loss.item() alone was: the loss, and whether this forward pass left
             # the running statistics finite (finite but absurd features overflow them, not the loss)
@@ -190,12 +227,14 @@ class Trainer(EpochLoop):
             self.optimizer.step()
             previous = (clean, indices)
             loss_sum += value * len(targets)
-            correct += int((logits.argmax(1) == targets).sum())
+            if not self.data.multi_label:
+                correct += int((logits.argmax(1) == targets).sum())
             seen += len(targets)
             batches.set_postfix(loss=f"{loss_sum / seen:.3f}", refresh=False)
         loss_sum, correct, seen = dd.all_reduce_sum([loss_sum, correct, seen], self.device)
         val = self.validate()
-        return {"epoch": epoch, "loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), **val,
+        accuracy_column = {} if self.data.multi_label else {"train_acc": correct / max(seen, 1)}
+        return {"epoch": epoch, "loss": loss_sum / max(seen, 1), **accuracy_column, **val,
                 "seconds": time.perf_counter() - start}
 
     def bad_batch_cause(self, inputs: torch.Tensor, per_clip: torch.Tensor, indices: torch.Tensor,
@@ -233,13 +272,29 @@ class Trainer(EpochLoop):
                 f"in {examples[worst].path}{others}")
 
     def validate(self) -> dict[str, float]:
-        """Validation loss, accuracy and MAP@3 over whole clips (windows averaged); a validation clip
-        whose probabilities are not finite stops training, naming it."""
+        """Validation loss, accuracy and MAP@3 over whole clips (windows averaged), or for a multi-label
+        run the binary cross-entropy, lwlrap and macro mAP; a validation clip whose probabilities are not
+        finite stops training, naming it."""
         if not self.data.val:
-            return {"val_loss": float("nan"), "val_acc": float("nan"), "val_map3": float("nan")}
+            return {column: float("nan") for column in self.metrics_columns if column.startswith("val_")}
+        probs = self.validation_probabilities()
+        if self.data.multi_label:
+            truth = target_matrix(self.data.val, self.data.n_classes)
+            p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
+            bce = -(truth * np.log(p) + (1 - truth) * np.log(1 - p)).sum(axis=1)
+            return {"val_loss": float(bce.mean()), "val_lwlrap": lwlrap(probs, truth),
+                    "val_map": mean_average_precision(probs, truth)}
+        targets = np.array([e.target for e in self.data.val])
+        picked = np.clip(probs[np.arange(len(targets)), targets], 1e-12, 1.0)
+        return {"val_loss": float(-np.log(picked).mean()), "val_acc": accuracy(probs, targets),
+                "val_map3": map_at_k(probs, targets, 3)}
+
+    def validation_probabilities(self) -> np.ndarray:
+        """The model's probabilities of the validation clips (windows averaged); non-finite ones stop
+        training, naming the clips."""
         probs = predict_clips(
             self.model, (self.data.cache.load(e.path) for e in self.data.val), self.data.width, self.data.hop,
-            self.device, self.config.train.batch_size, self.config.train.pad_mode,
+            self.device, self.config.train.batch_size, self.config.train.pad_mode, self.data.multi_label,
         )
         bad = ~np.isfinite(probs).all(axis=1)
         if bad.any():
@@ -248,7 +303,20 @@ class Trainer(EpochLoop):
                      f"{name_examples([e for e, b in zip(self.data.val, bad) if b])} give non-finite "
                      "probabilities (NaN or infinity in their features, or values out of range)")
             self.stop(f"epoch {self.state['epoch'] + 1}, validation: {cause}")
-        targets = np.array([e.target for e in self.data.val])
-        picked = np.clip(probs[np.arange(len(targets)), targets], 1e-12, 1.0)
-        return {"val_loss": float(-np.log(picked).mean()), "val_acc": accuracy(probs, targets),
-                "val_map3": map_at_k(probs, targets, 3)}
+        return probs
+
+    def choose_thresholds(self) -> tuple[np.ndarray, str]:
+        """Per-class tagging thresholds of a multi-label run, and a note saying how they were chosen:
+        with the weights of ``best.pt``, the best-F1 threshold of each class on the validation clips
+        (:func:`~soundtag.training.metrics.choose_thresholds`); 0.5 for a class no validation clip holds,
+        and for every class when there are no validation clips."""
+        if not self.data.val:
+            return (np.full(self.data.n_classes, DEFAULT_THRESHOLD),
+                    f"no validation clips: {DEFAULT_THRESHOLD:g} for every class")
+        self.load_best()
+        truth = target_matrix(self.data.val, self.data.n_classes)
+        thresholds = choose_thresholds(self.validation_probabilities(), truth)
+        held = int(truth.any(axis=0).sum())
+        return thresholds, (f"best F1 per class on {len(self.data.val)} validation clips (epoch "
+                            f"{self.state['best_epoch']}); {self.data.n_classes - held} class(es) without a "
+                            f"validation clip at {DEFAULT_THRESHOLD:g}")

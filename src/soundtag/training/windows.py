@@ -1,4 +1,10 @@
-"""Clip-level probabilities from a fixed-width model: average over windows covering the clip."""
+"""Clip-level probabilities from a fixed-width model: average over windows covering the clip.
+
+:func:`activation` is the one place that turns a model's logits into probabilities: softmax over the
+classes of a single-label run (they compete: one label per clip), an independent sigmoid per class for a
+multi-label run (any number of labels, none included). Validation, evaluation, tagging, frame-wise
+tagging and the exported graph all call it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,18 @@ import torch
 from torch import nn
 
 from soundtag.data import fit_width
+
+
+def activation(logits: torch.Tensor, multi_label: bool = False) -> torch.Tensor:
+    """Probabilities of (..., n_classes) logits: a sigmoid per class for a multi-label run, else the
+    softmax over the last dimension. (TorchScript compiles it too: the exported graph calls it.)
+
+    >>> activation(torch.tensor([[0.0, 0.0]])).tolist(), activation(torch.tensor([[0.0, 0.0]]), True).tolist()
+    ([[0.5, 0.5]], [[0.5, 0.5]])
+    """
+    if multi_label:
+        return torch.sigmoid(logits)
+    return torch.softmax(logits, dim=-1)
 
 
 def window_starts(frames: int, width: int, hop: int) -> list[int]:
@@ -38,8 +56,10 @@ def predict_clips(
     device: torch.device,
     batch_size: int = 32,
     pad_mode: str = "repeat",
+    multi_label: bool = False,
 ) -> np.ndarray:
-    """Softmax probabilities (n_clips, n_classes), each clip the mean over its windows.
+    """Probabilities (n_clips, n_classes), each clip the mean over its windows of :func:`activation`
+    (softmax, or a sigmoid per class for a ``multi_label`` run).
 
     ``clips`` may be a lazy iterable: only about one batch of windows is held at a time.
     """
@@ -51,7 +71,7 @@ def predict_clips(
 
     def flush() -> None:
         batch = torch.from_numpy(np.stack(pending)).to(device, non_blocking=True)
-        probs = torch.softmax(model(batch).float(), dim=1).cpu().numpy()
+        probs = activation(model(batch).float(), multi_label).cpu().numpy()
         for owner, row in zip(owners, probs):
             if owner == len(sums):
                 sums.append(np.zeros_like(row, dtype=np.float64))

@@ -143,6 +143,21 @@ def test_2_predict_may_not_replace_a_corpus_csv(run_dir, corpus, capsys):
     assert snapshot(train_csv) == before
 
 
+def test_2_predict_may_not_replace_a_manifest_corpus(run_dir, tmp_path, capsys):
+    from tests.helpers import DEMO
+
+    rows = [f"audio_test/{f},{label},1,test" for f, label in
+            (line.split(",")[:2] for line in (DEMO / "test.csv").read_text().splitlines()[1:4])]
+    manifest = tmp_path / "sounds" / "manifest.csv"
+    manifest.parent.mkdir()
+    (manifest.parent / "audio_test").symlink_to(DEMO / "audio_test")
+    manifest.write_text("fname,labels,verified,split\n" + "\n".join(rows) + "\n")
+    before = snapshot(manifest)
+    result = cli(capsys, "predict", run_dir, "--corpus", manifest, "--submission", manifest, "--quiet")
+    assert_user_error(result, f"--submission {manifest}", "an input of this command", only_line=True)
+    assert snapshot(manifest) == before
+
+
 def test_2_other_commands_refuse_their_inputs_as_outputs(run_copy, corpus, tmp_path, capsys):
     run_dir = run_copy
     shard = tmp_path / "t.shard-1-of-1.jsonl"

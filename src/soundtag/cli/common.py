@@ -47,7 +47,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """``CONFIG`` plus ``--set``, ``--corpus`` and ``--cache-dir`` for commands that read a corpus."""
     parser.add_argument("config_file", nargs="?", metavar="CONFIG", help="YAML config (e.g. configs/demo.yaml)")
     add_config_arguments(parser, with_config_option=False)
-    parser.add_argument("--corpus", metavar="DIR", help="corpus to use (replaces data.corpus)")
+    parser.add_argument("--corpus", metavar="PATH", help="corpus folder or manifest CSV (replaces data.corpus)")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (replaces data.cache_dir)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
 

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
-    parser.add_argument("--corpus", metavar="DIR", help="corpus (default: the run's data.corpus)")
+    parser.add_argument("--corpus", metavar="PATH", help="corpus folder or manifest CSV (default: the run's data.corpus)")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder")
     parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
                         help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
@@ -107,5 +107,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def corpus_files(corpus: Corpus) -> list[Path]:
-    """The files a command reads from a corpus: its CSV files and every clip's audio."""
-    return [*Path(corpus.root).glob("*.csv"), *(clip.path for clip in corpus.clips)]
+    """The files a command reads from a corpus: its CSV files (those beside its root, and the manifest or
+    FSD50K ground truth each split was read from) and every clip's audio."""
+    listed = [Path(source) for source in corpus.sources.values() if Path(source).is_file()]
+    return [*Path(corpus.root).glob("*.csv"), *listed, *(clip.path for clip in corpus.clips)]

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=choices(EnsembleConfig, "method"), default="geometric")
     p.add_argument("--min-score", type=float, default=0.0, metavar="S", help="minimum validation MAP@3")
     p.add_argument("--weights", type=float, nargs="+", metavar="W", help="one weight per run (weighted)")
-    p.add_argument("--corpus", metavar="DIR", help="corpus (default: each run's data.corpus)")
+    p.add_argument("--corpus", metavar="PATH", help="corpus folder or manifest CSV (default: each run's data.corpus)")
     p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder")
     p.add_argument("--out", metavar="DIR", required=True, help="where metrics.json and submission.csv go")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

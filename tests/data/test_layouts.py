@@ -452,11 +452,12 @@ def test_docstring_examples_run():
 # --- single-label stages and a multi-label corpus -----------------------------------------------------
 
 
-def test_extra_labels_are_refused_for_a_multi_label_corpus(tmp_path):
+def test_extra_labels_of_a_multi_label_corpus_are_label_sets(tmp_path):
     path = write_manifest(tmp_path / "m")
     extra = tmp_path / "extra.csv"
     write_rows(extra, ["fname", "label"], [["audio/b.wav", "Bark"]])
-    with pytest.raises(CorpusError, match="extra labels give one label per clip, but .* is a multi-label corpus"):
+    with pytest.raises(CorpusError, match="missing column 'labels': extra labels of .*, a multi-label corpus, are "
+                                          "fname,labels"):
         read_extra_labels(extra, read_corpus(path))
     assert [c.labels for c in choose_training_clips(read_corpus(path), "verified")] == [("Bark",), (), ("Cough",)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from soundtag.data import Clip, Corpus, LabelMap, choose_training_clips, examples_for, read_extra_labels
@@ -66,3 +67,56 @@ def test_examples_of_clips_with_several_labels_or_none(tmp_path):
 def test_extra_labels_give_clips_one_label(corpus):
     clips = choose_training_clips(corpus, "all", {"b.wav": "cat"})
     assert clips[1].labels == ("cat",) and clips[1].label == "cat"
+
+
+# --- a multi-label corpus: extra labels are label sets ------------------------------------------------
+
+
+@pytest.fixture
+def multi_corpus(tmp_path) -> Corpus:
+    clips = [Clip("a.wav", tmp_path / "a.wav", ("dog", "cat"), True),
+             Clip("b.wav", tmp_path / "b.wav", ("dog",), False), Clip("c.wav", tmp_path / "c.wav", (), False),
+             Clip("d.wav", tmp_path / "d.wav", ("cat",), False)]
+    return Corpus(tmp_path, clips, [], ["cat", "dog", "owl"])
+
+
+def write_sets(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """``fname,labels`` as promoted.csv of a multi-label corpus writes it (a set in one quoted field)."""
+    pd.DataFrame(rows, columns=["fname", "labels"]).to_csv(path, index=False)
+    return path
+
+
+def test_read_extra_labels_reads_label_sets_of_a_multi_label_corpus(multi_corpus, tmp_path):
+    path = write_sets(tmp_path / "promoted.csv", [("b.wav", "dog,owl"), ("c.wav", ""), ("d.wav", " cat ")])
+    assert '"dog,owl"' in path.read_text()
+    assert read_extra_labels(path, multi_corpus) == {"b.wav": ("dog", "owl"), "c.wav": (), "d.wav": ("cat",)}
+    with pytest.raises(CorpusError, match="'zz.wav' is not a train clip"):
+        read_extra_labels(write_sets(tmp_path / "x.csv", [("zz.wav", "cat")]), multi_corpus)
+    with pytest.raises(CorpusError, match="label 'cow' of 'b.wav' is not in the vocabulary"):
+        read_extra_labels(write_sets(tmp_path / "y.csv", [("b.wav", "dog,cow")]), multi_corpus)
+
+
+def test_extra_labels_column_follows_the_corpus(corpus, multi_corpus, tmp_path):
+    with pytest.raises(CorpusError, match="missing column 'labels': extra labels of .*, a multi-label corpus, are "
+                                          r"fname,labels \(comma-separated, empty for none\)"):
+        read_extra_labels(write_csv(tmp_path / "one.csv", [("b.wav", "dog")]), multi_corpus)
+    with pytest.raises(CorpusError, match="missing column 'label': extra labels of .*, a single-label corpus, are "
+                                          "fname,label$"):
+        read_extra_labels(write_sets(tmp_path / "sets.csv", [("b.wav", "cat")]), corpus)
+
+
+def test_extra_label_sets_join_as_trusted_clips(multi_corpus, tmp_path):
+    extra = read_extra_labels(write_sets(tmp_path / "p.csv", [("b.wav", "dog,owl"), ("c.wav", ""),
+                                                              ("a.wav", "owl")]), multi_corpus)
+    clips = choose_training_clips(multi_corpus, "verified", extra)
+    # a verified clip keeps its own labels; promoted clips join unverified, with their extra sets
+    assert [(c.fname, c.labels, c.verified) for c in clips] == [
+        ("a.wav", ("dog", "cat"), True), ("b.wav", ("dog", "owl"), False), ("c.wav", (), False)]
+    examples = examples_for(clips, LabelMap(multi_corpus.labels), unverified_weight=0.25, trusted=set(extra))
+    assert [(e.fname, e.targets, e.weight) for e in examples] == [
+        ("a.wav", (1, 0), 1.0), ("b.wav", (1, 2), 1.0), ("c.wav", (), 1.0)]
+    everything = choose_training_clips(multi_corpus, "all", extra)
+    assert [(c.fname, c.labels) for c in everything] == [
+        ("a.wav", ("dog", "cat")), ("b.wav", ("dog", "owl")), ("c.wav", ()), ("d.wav", ("cat",))]
+    weights = [e.weight for e in examples_for(everything, LabelMap(multi_corpus.labels), 0.25, set(extra))]
+    assert weights == [1.0, 1.0, 1.0, 0.25]

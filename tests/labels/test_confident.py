@@ -1,10 +1,11 @@
 """Confident learning through cleanlab: the wrapper is cleanlab's ``find_label_issues`` (parity on the same
 probabilities, every ``clean.filter_by`` choice), clearly mislabelled clips are flagged and not promoted,
-and the multi-label path flags corrupted label sets on synthetic data.
+and the multi-label path flags corrupted label sets on synthetic data and promotes the others.
 """
 
 from __future__ import annotations
 
+import doctest
 import warnings
 
 import numpy as np
@@ -12,11 +13,14 @@ import pytest
 from cleanlab.filter import find_label_issues
 from cleanlab.multilabel_classification.filter import find_label_issues as find_multilabel_issues
 
+import soundtag.labels.confident
 from soundtag.config import CleanConfig, ConfidentFilter, choices, load_config
 from soundtag.errors import ConfigError
 from soundtag.labels.confident import (
     clean_confident,
+    clean_confident_multilabel,
     label_issues,
+    label_set_array,
     multilabel_label_issues,
     out_of_fold_multilabel_probabilities,
 )
@@ -123,3 +127,41 @@ def test_multilabel_issues_take_clips_with_no_label():
     labels[0] = ()
     flagged = multilabel_label_issues(vectors, labels, names, CleanConfig(pca_components=None, filter_by="both"))
     assert flagged.dtype == bool and flagged[0]
+
+
+def test_clean_confident_multilabel_promotes_unflagged_unverified_label_sets():
+    vectors, truth, names = multilabel_corpus()
+    labels = list(truth)
+    corrupted = [3, 17, 42, 66]
+    for i in corrupted:
+        labels[i] = tuple(name for name in names if name not in truth[i])
+    labels[5] = ()  # an unverified clip that says it holds none of its classes
+    verified = np.zeros(len(labels), dtype=bool)
+    verified[::6] = True
+    config = CleanConfig(pca_components=None)
+    result = clean_confident_multilabel(vectors, labels, verified, config)
+    flagged = multilabel_label_issues(vectors, labels, names, config)
+    assert result.promoted.tolist() == (~verified & ~flagged).tolist()
+    assert not result.promoted[corrupted + [5]].any() and not result.promoted[verified].any()
+    assert result.promoted.sum() >= 0.9 * (~verified).sum() - 5
+    # a flagged clip's cleaned set is the classes it probably holds, the others keep their given set
+    assert [result.spread_labels[i] for i in corrupted] == [truth[i] for i in corrupted]
+    assert all(result.spread_labels[i] == labels[i] for i in np.flatnonzero(~flagged))
+    assert all(type(label) is str for clip in result.spread_labels for label in clip)
+    # counts only: true labels are one a clip and cannot score label sets
+    total = result.table.iloc[-1]
+    assert list(result.table["group"]) == ["all", "total"] and total["classes"] == len(names)
+    assert (total["clips"], total["verified"], total["promoted"]) == (90, 15, result.promoted.sum())
+    assert total["verified_after"] == 15 + result.promoted.sum()
+    assert "promoted_precision" not in result.table.columns
+
+
+def test_label_set_arrays_keep_one_tuple_a_clip():
+    sets = label_set_array([("a", "b"), ("c", "d")])
+    assert sets.shape == (2,) and sets[1] == ("c", "d")
+    assert label_set_array([]).shape == (0,)
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(soundtag.labels.confident, verbose=False)
+    assert result.attempted > 0 and result.failed == 0

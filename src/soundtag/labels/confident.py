@@ -4,7 +4,7 @@ predicted probabilities of a logistic regression over the clip embeddings, then
 wrong; an unverified clip that is not flagged is promoted.
 
 A multi-label corpus (each clip a set of labels) takes the same path with one-vs-rest probabilities
-and cleanlab's multi-label filter (:func:`multilabel_label_issues`).
+and cleanlab's multi-label filter (:func:`clean_confident_multilabel`, :func:`multilabel_label_issues`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def out_of_fold_multilabel_probabilities(x: np.ndarray, targets: np.ndarray, fol
     splits = max(2, min(folds, len(x)))
     cv = KFold(n_splits=splits, shuffle=True, random_state=seed)
     model = OneVsRestClassifier(LogisticRegression(max_iter=2000, C=1.0))
-    return cross_val_predict(model, x, np.asarray(targets, dtype=int), cv=cv, method="predict_proba")
+    with warnings.catch_warnings():  # a class absent from (or in every one of) a fold's clips: a constant
+        warnings.filterwarnings("ignore", "Label .* is present in all training examples", UserWarning)
+        return cross_val_predict(model, x, np.asarray(targets, dtype=int), cv=cv, method="predict_proba")
 
 
 def label_issues(probs: np.ndarray, labels: np.ndarray | Sequence[Sequence[int]], filter_by: str,
@@ -94,6 +96,43 @@ def multilabel_label_issues(vectors: np.ndarray, labels: Sequence[Sequence[str]]
     >>> multilabel_label_issues(vectors, labels, ["a", "b"], CleanConfig(pca_components=None)).any()
     np.False_
     """
+    return _multilabel_issues(vectors, labels, classes, config, seed, folds)[0]
+
+
+def clean_confident_multilabel(vectors: np.ndarray, labels: Sequence[Sequence[str]], verified: np.ndarray,
+                               config: CleanConfig, seed: int = 0, folds: int = 5) -> SpreadResult:
+    """:func:`clean_confident` for a multi-label corpus: ``labels`` are label sets (an empty one: none of
+    the classes). Promote the unverified clips whose label set cleanlab's multi-label filter does not flag;
+    a flagged clip's cleaned set is the classes of probability 0.5 or more, the others keep theirs. The
+    table has counts only (true labels are one per clip: they cannot score label sets).
+    """
+    given = [tuple(clip) for clip in labels]
+    verified = np.asarray(verified, dtype=bool)
+    classes = sorted({label for clip in given for label in clip})
+    flagged, probs = _multilabel_issues(vectors, given, classes, config, seed, folds)
+    cleaned = label_set_array([tuple(c for c, p in zip(classes, row) if p >= 0.5) if bad else clip
+                               for clip, row, bad in zip(given, probs, flagged)])
+    promoted = ~verified & ~flagged
+    table = group_table(np.array(["all"] * len(given)), label_set_array(given), verified, promoted, None)
+    return SpreadResult(cleaned, promoted, table)
+
+
+def label_set_array(sets: Sequence[Sequence[str]]) -> np.ndarray:
+    """A 1-d object array holding one tuple of labels per clip (numpy would make equal-length tuples a
+    2-d array).
+
+    >>> label_set_array([("a", "b"), ()]).tolist()
+    [('a', 'b'), ()]
+    """
+    array = np.empty(len(sets), dtype=object)
+    for i, labels in enumerate(sets):
+        array[i] = tuple(labels)
+    return array
+
+
+def _multilabel_issues(vectors: np.ndarray, labels: Sequence[Sequence[str]], classes: Sequence[str],
+                       config: CleanConfig, seed: int, folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """The flagged mask and the out-of-fold per-class probabilities it was found from."""
     index = {label: i for i, label in enumerate(classes)}
     rows = [sorted(index[label] for label in set(clip)) for clip in labels]
     targets = np.zeros((len(rows), len(classes)), dtype=int)
@@ -101,4 +140,4 @@ def multilabel_label_issues(vectors: np.ndarray, labels: Sequence[Sequence[str]]
         targets[clip, row] = 1
     x = prepare_embeddings(vectors, config, seed)
     probs = out_of_fold_multilabel_probabilities(x, targets, folds, seed)
-    return label_issues(probs, rows, config.filter_by, multi_label=True)
+    return label_issues(probs, rows, config.filter_by, multi_label=True), probs

@@ -117,13 +117,16 @@ def group_table(group_of: np.ndarray, labels: np.ndarray, verified: np.ndarray, 
                 truth: np.ndarray | None) -> pd.DataFrame:
     """The 2018 recipe's per-group table (plus a total row): clips, verified, promoted, verified after;
     with ``truth``, promoted-label precision and the share of wrong labels caught (not promoted).
+
+    ``labels`` are one label a clip, or label sets (tuples) of a multi-label corpus, whose table has
+    counts only (``truth`` None: a true label a clip cannot score a label set).
     """
     rows = []
     for group in sorted(set(group_of)) + ["total"]:
         m = np.ones_like(verified) if group == "total" else group_of == group
         n, n_ver, n_pro = int(m.sum()), int((verified & m).sum()), int((promoted & m).sum())
         n_unv = n - n_ver
-        row = {"group": group, "classes": len(set(labels[m])), "clips": n, "verified": n_ver,
+        row = {"group": group, "classes": len(_classes_named(labels[m])), "clips": n, "verified": n_ver,
                "verified_pct": _pct(n_ver, n), "promoted": n_pro, "promoted_pct": _pct(n_pro, n_unv),
                "verified_after": n_ver + n_pro, "verified_after_pct": _pct(n_ver + n_pro, n)}
         if truth is not None:
@@ -136,14 +139,27 @@ def group_table(group_of: np.ndarray, labels: np.ndarray, verified: np.ndarray, 
     return pd.DataFrame(rows)
 
 
+def _classes_named(labels: np.ndarray) -> set[str]:
+    """The classes among one label a clip, or among label sets (tuples)."""
+    return {label for item in labels.tolist() for label in (item if isinstance(item, tuple) else (item,))}
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else float("nan")
 
 
-def write_spread_outputs(out_dir: str | Path, fnames: np.ndarray, labels: np.ndarray, result: SpreadResult) -> None:
-    """``promoted.csv`` (fname,label) and the group table as CSV and markdown, atomically."""
+def write_spread_outputs(out_dir: str | Path, fnames: np.ndarray, labels: np.ndarray, result: SpreadResult,
+                         multi_label: bool = False) -> None:
+    """``promoted.csv`` and the group table as CSV and markdown, atomically. ``promoted.csv`` is
+    ``fname,label``, or with ``multi_label`` (``labels`` are label sets) ``fname,labels`` with each set
+    comma-separated in one quoted field, empty for none, as in a manifest.
+    """
     out_dir = Path(out_dir)
-    promoted = pd.DataFrame({"fname": np.asarray(fnames)[result.promoted], "label": np.asarray(labels)[result.promoted]})
+    fnames, labels = np.asarray(fnames)[result.promoted], np.asarray(labels)[result.promoted]
+    if multi_label:
+        promoted = pd.DataFrame({"fname": fnames, "labels": [",".join(clip) for clip in labels]}, dtype=str)
+    else:
+        promoted = pd.DataFrame({"fname": fnames, "label": labels})
     atomic_write_text(out_dir / "promoted.csv", promoted.to_csv(index=False))
     atomic_write_text(out_dir / "groups.csv", result.table.to_csv(index=False))
     atomic_write_text(out_dir / "groups.md", result.table.to_markdown(index=False) + "\n")

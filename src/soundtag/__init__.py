@@ -1,3 +1,56 @@
-"""soundtag: train, evaluate and run general-purpose audio taggers from noisily labelled sound."""
+"""soundtag: train, evaluate and run general-purpose audio taggers from noisily labelled sound.
+
+The Python API, next to the ``soundtag`` command::
+
+    import soundtag
+
+    result = soundtag.train(soundtag.load_config("configs/demo.yaml"), "runs/demo")
+    metrics = soundtag.evaluate("runs/demo")
+    tagger = soundtag.Tagger.from_run("runs/demo")
+    tags = tagger.tag_file("clip.flac")          # or tagger.tag_array(samples, sample_rate)
+
+``import soundtag`` stays light: torch and the stages are imported when a name below is first used
+(the errors excepted, which are plain exceptions).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from soundtag.errors import AudioError, ConfigError, CorpusError, SoundtagError
 
 __version__ = "0.1.0"
+
+#: Names given lazily, each with the module that defines it.
+_LAZY = {
+    "Tagger": "soundtag.inference.tagger",
+    "FileTags": "soundtag.inference.tagger",
+    "SegmentTags": "soundtag.inference.tagger",
+    "RunConfig": "soundtag.config",
+    "load_config": "soundtag.config",
+    "TrainResult": "soundtag.training.loop",
+    "train": "soundtag.api",
+    "evaluate": "soundtag.api",
+}
+
+__all__ = ["AudioError", "ConfigError", "CorpusError", "SoundtagError", "__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from soundtag.api import evaluate, train
+    from soundtag.config import RunConfig, load_config
+    from soundtag.inference.tagger import FileTags, SegmentTags, Tagger
+    from soundtag.training.loop import TrainResult
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module of a lazy name on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'soundtag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # the next look-up does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

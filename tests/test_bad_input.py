@@ -245,6 +245,7 @@ def test_tag_lists_each_bad_file_once_and_tags_every_good_one(run_dir, audio_fol
     text = out.read_text(encoding="utf-8")
     assert text.endswith("\n")
     records = [json.loads(line) for line in text.splitlines()]  # complete JSONL: every line parses
+    assert set(records.pop(0)) == {"soundtag"}  # the provenance line comes first
     assert len(records) == audio_folder.n_files
     failed = {Path(r["file"]).name: r["error"] for r in records if "error" in r}
     tagged = {Path(r["file"]).name: r for r in records if "error" not in r}
@@ -355,7 +356,7 @@ def test_an_hour_is_tagged_in_about_the_memory_of_a_minute(run_dir, tmp_path):
 
     # Decoded whole at the model's 32 kHz, the hour alone would be 460 MB of float32 samples.
     assert peak_hour <= 2 * peak_minute, f"peak RSS {peak_hour} kB for 1 h vs {peak_minute} kB for 1 min"
-    (record,) = [json.loads(line) for line in (tmp_path / "hour.jsonl").read_text().splitlines()]
+    _, record = [json.loads(line) for line in (tmp_path / "hour.jsonl").read_text().splitlines()]  # provenance first
     assert record["file"] == str(hour)
     assert record["duration"] == 3600.0
     segments = record["segments"]

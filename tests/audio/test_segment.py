@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from soundtag.audio import Segment, load_audio, stream_segments
+from soundtag.audio import Segment, load_audio, split_signal, stream_segments
 from soundtag.errors import AudioError
 from tests.helpers import sine, write_nan_wav
 
@@ -23,28 +23,32 @@ def noise_wav(write_audio):
     return write_audio("noise.wav", signal, SR, subtype="FLOAT"), signal
 
 
-def expected_starts(window: int, hop: int, length: int) -> list[int]:
-    """Start samples of the windows: full ones every hop, then one partial one if samples remain."""
+def expected_spans(window: int, hop: int, length: int) -> list[tuple[int, int]]:
+    """(start, end) samples: full windows every hop, then the trailing piece if samples remain, which
+    joins the window before it when shorter than half a window."""
     starts = list(range(0, length - window + 1, hop)) if length >= window else []
-    covered = starts[-1] + window if starts else 0
+    spans = [(s, s + window) for s in starts]
+    covered = spans[-1][1] if spans else 0
     nxt = starts[-1] + hop if starts else 0
-    if nxt < length and length > covered:
-        starts.append(nxt)
-    return starts or [0]
+    if length > covered:
+        if spans and 2 * (length - nxt) < window:
+            spans[-1] = (spans[-1][0], length)
+        else:
+            spans.append((nxt, length))
+    return spans
 
 
 @pytest.mark.parametrize(
     ("window", "hop"),
-    [(1.0, 1.0), (1.0, 0.5), (0.5, 0.8), (2.0, 0.25), (0.3, 0.3)],
-    ids=["hop=window", "overlap", "hop>window", "long-window", "short"],
+    [(1.0, 1.0), (1.0, 0.5), (0.5, 0.5), (2.0, 0.25), (0.3, 0.3), (0.05, 0.05)],
+    ids=["hop=window", "overlap", "half", "long-window", "short", "tiny"],
 )
 def test_windows_and_timings(noise_wav, window, hop):
     path, signal = noise_wav
     segments = list(stream_segments(path, SR, window, hop, block_seconds=0.37))
     win, step = int(round(window * SR)), int(round(hop * SR))
 
-    starts = expected_starts(win, step, LENGTH)
-    assert [round(s.start * SR) for s in segments] == starts
+    assert [(round(s.start * SR), round(s.end * SR)) for s in segments] == expected_spans(win, step, LENGTH)
     for segment in segments:
         assert isinstance(segment, Segment)
         begin = int(round(segment.start * SR))
@@ -52,29 +56,35 @@ def test_windows_and_timings(noise_wav, window, hop):
         assert segment.samples.ndim == 1
         assert segment.end == pytest.approx(segment.start + len(segment.samples) / SR)
         np.testing.assert_array_equal(segment.samples, signal[begin : begin + len(segment.samples)])
-    # every window is full except possibly the last, which reaches the end of the file
-    assert all(len(s.samples) == win for s in segments[:-1])
-    assert len(segments[-1].samples) <= win
     assert segments[-1].end == pytest.approx(LENGTH / SR)
+    # the same windows from a waveform in memory
+    assert [(s.start, s.end) for s in split_signal(signal, SR, window, hop)] == [(s.start, s.end) for s in segments]
 
 
-def test_last_partial_window(noise_wav):
+def test_a_short_trailing_piece_joins_the_segment_before_it(noise_wav):
     path, signal = noise_wav
-    segments = list(stream_segments(path, SR, 1.0, 1.0))
-    assert len(segments) == 6
+    segments = list(stream_segments(path, SR, 1.0, 1.0))  # 5.0077 s: the 7.7 ms tail is not a segment
+    assert len(segments) == 5
     last = segments[-1]
-    assert (last.start, last.end) == (5.0, pytest.approx(LENGTH / SR))
-    assert len(last.samples) == 123
-    np.testing.assert_array_equal(last.samples, signal[-123:])
+    assert (last.start, last.end) == (4.0, pytest.approx(LENGTH / SR))
+    np.testing.assert_array_equal(last.samples, signal[4 * SR :])
+    overlapping = list(stream_segments(path, SR, 2.0, 1.0))  # last full window [3, 5); tail [4, 5.0077) is kept
+    assert [(s.start, round(s.end, 4)) for s in overlapping][-2:] == [(3.0, 5.0), (4.0, 5.0077)]
 
 
-def test_hop_longer_than_window_skips_the_gaps(noise_wav):
-    path, signal = noise_wav
-    segments = list(stream_segments(path, SR, 0.5, 1.5, block_seconds=0.2))
-    assert [(s.start, s.end) for s in segments] == [(0.0, 0.5), (1.5, 2.0), (3.0, 3.5), (4.5, 5.0)]
-    for segment in segments:
-        begin = int(segment.start * SR)
-        np.testing.assert_array_equal(segment.samples, signal[begin : begin + SR // 2])
+def test_a_trailing_piece_of_at_least_half_a_segment_is_its_own(write_audio):
+    path = write_audio("tail.wav", sine(440, 2.5, SR), SR, subtype="FLOAT")
+    assert [(s.start, s.end) for s in stream_segments(path, SR, 1.0, 1.0)] == [(0.0, 1.0), (1.0, 2.0), (2.0, 2.5)]
+    path = write_audio("tail2.wav", sine(440, 2.49, SR), SR, subtype="FLOAT")
+    assert [(s.start, s.end) for s in stream_segments(path, SR, 1.0, 1.0)] == [(0.0, 1.0), (1.0, 2.49)]
+
+
+def test_a_hop_longer_than_the_window_is_refused(noise_wav):
+    path, _ = noise_wav
+    with pytest.raises(ValueError, match="longer than the window"):
+        list(stream_segments(path, SR, 0.5, 1.5))
+    with pytest.raises(ValueError, match="longer than the window"):
+        split_signal(np.zeros(100, np.float32), SR, 0.5, 0.6)
 
 
 def test_no_empty_or_redundant_last_segment_when_windows_fit_exactly(write_audio):
@@ -126,6 +136,7 @@ def test_concatenated_segments_equal_load_audio_with_resampling(noise_wav, targe
     # timings are in seconds at the target rate
     assert [s.start for s in segments] == [float(k) for k in range(len(segments))]
     assert all(len(s.samples) == target for s in segments[:-1])
+    assert len(segments[-1].samples) > target  # the 7.7 ms tail joined the last second
 
 
 def test_resampled_segments_keep_the_pitch(write_audio):

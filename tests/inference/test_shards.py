@@ -99,3 +99,22 @@ def test_a_record_with_non_finite_numbers_becomes_an_error_record(tmp_path):
     path = tmp_path / "t.shard-1-of-1.jsonl"
     path.write_text(json.dumps(record("a.wav", float("nan"))) + "\n" + json.dumps(record("b.wav")) + "\n")
     assert read_shards([path]) == [{"file": "a.wav", "error": "model output is not finite"}, record("b.wav")]
+
+
+def test_the_merged_output_keeps_the_provenance_the_shards_share(tmp_path):
+    from soundtag.errors import SoundtagError
+    from soundtag.inference.shards import shard_provenance
+
+    def shard(k, **settings):
+        path = tmp_path / f"t.shard-{k}-of-2.jsonl"
+        head = {"soundtag": {"run": "r", "segment": 1.0, **settings}}
+        path.write_text(json.dumps(head) + "\n" + json.dumps({"file": f"{k}.wav", "error": "x"}) + "\n")
+        return path
+
+    first, second = shard(1, created="2026-01-02"), shard(2, created="2026-01-01")
+    assert shard_provenance([first, second]) == {"run": "r", "segment": 1.0, "created": "2026-01-01"}
+    with pytest.raises(SoundtagError, match="another run or other settings"):
+        shard_provenance([first, shard(2, created="2026-01-01", segment=2.0)])
+    plain = tmp_path / "p.shard-1-of-1.jsonl"
+    plain.write_text(json.dumps({"file": "a.wav", "error": "x"}) + "\n")
+    assert shard_provenance([plain]) is None

@@ -92,8 +92,8 @@ def test_a_long_file_gets_segments_that_cover_it(tagger, long_file):
     assert result.duration == pytest.approx(12.3)
     starts = [s.start for s in result.segments]
     ends = [s.end for s in result.segments]
-    assert starts == pytest.approx([float(i) for i in range(13)])
-    assert ends == pytest.approx([float(i) for i in range(1, 13)] + [12.3])
+    assert starts == pytest.approx([float(i) for i in range(12)])
+    assert ends == pytest.approx([float(i) for i in range(1, 12)] + [12.3])  # the 0.3-s tail joins [11, 12)
     for segment in result.segments:
         check_tags(tagger, segment.tags, 3)
     data = result.to_dict()
@@ -119,8 +119,8 @@ def test_file_tags_are_the_duration_weighted_mean_of_the_segments(tagger, long_f
     weighted = (per_segment * lengths[:, None]).sum(axis=0) / lengths.sum()
     clip = as_dict(result.tags)
     np.testing.assert_allclose([clip[label] for label in labels], weighted, atol=1e-6)
-    # the short last segment counts for less than a plain mean would give it
-    assert lengths[-1] == pytest.approx(0.3)
+    # the long last segment (its 0.3-s tail joined) counts for more than a plain mean would give it
+    assert lengths[-1] == pytest.approx(1.3)
     assert not np.allclose(weighted, per_segment.mean(axis=0), atol=1e-9)
 
 
@@ -164,7 +164,7 @@ def test_files_at_other_rates_and_channel_counts(tagger, tmp_path, rate, channel
     result = tagger.tag_file(path)
     assert result.duration == pytest.approx(2.4, abs=1 / rate)
     check_tags(tagger, result.tags, 3)
-    assert [s.start for s in result.segments] == pytest.approx([0.0, 1.0, 2.0])
+    assert [s.start for s in result.segments] == pytest.approx([0.0, 1.0])  # the 0.4-s tail joins [1, 2)
     assert result.segments[-1].end == pytest.approx(2.4, abs=1e-3)
 
 
@@ -252,6 +252,34 @@ def test_a_checkpoint_name_may_not_leave_the_run(tiny_run):
 def test_the_last_checkpoint_can_be_chosen(tiny_run):
     last = Tagger.from_run(tiny_run, checkpoint="last.pt", device="cpu")
     check_tags(last, last.tag_file(DEMO_FILE).tags, 3)
+
+
+@pytest.fixture(scope="module")
+def twenty_seconds(tmp_path_factory, long_signal):
+    path = tmp_path_factory.mktemp("twenty") / "twenty.wav"
+    sf.write(path, np.concatenate([long_signal, long_signal])[: 20 * SR], SR, subtype="FLOAT")
+    return path
+
+
+def test_file_level_tags_do_not_depend_on_the_segmentation(tagger, twenty_seconds):
+    n = len(tagger.labels)
+    runs = {"default": {}, "0.5/0.25": {"segment": 0.5, "hop": 0.25}, "3": {"segment": 3.0},
+            "framewise": {"framewise": True}, "framewise 3/1": {"framewise": True, "segment": 3.0, "hop": 1.0}}
+    tags = {name: as_dict(tagger.tag_file(twenty_seconds, k=n, **options).tags) for name, options in runs.items()}
+    for name, got in tags.items():
+        np.testing.assert_allclose([got[label] for label in tagger.labels],
+                                   [tags["default"][label] for label in tagger.labels], rtol=0, atol=1e-6, err_msg=name)
+    small = tagger.tag_file(twenty_seconds, segment=0.5, hop=0.25)
+    assert len(small.segments) == 79 and small.segments[-1].end == pytest.approx(20.0)
+    # the file-level answer of a waveform in memory is the same windows' mean
+    signal = load_audio(twenty_seconds, SR)
+    np.testing.assert_allclose(tagger.file_probabilities(signal), [tags["default"][label] for label in tagger.labels],
+                               rtol=0, atol=1e-6)
+
+
+def test_a_hop_longer_than_the_segment_is_refused(tagger, long_file):
+    with pytest.raises(SoundtagError, match="longer than the segment"):
+        tagger.tag_file(long_file, segment=1.0, hop=2.0)
 
 
 # --- frame-wise tagging ---------------------------------------------------------------------------
@@ -345,7 +373,7 @@ def test_tag_cli_threshold_option(tiny_run, long_file, tmp_path, capsys):
     assert rows[0] == ["file", "level", "start", "end", "rank", "label", "probability", "error"]
     clip_rows = [r for r in rows[1:] if r[1] == "clip"]
     assert len(clip_rows) == 1 and clip_rows[0][4:7] == ["", "", ""]  # no label: one row, left empty
-    assert len([r for r in rows[1:] if r[1] == "segment"]) == 13
+    assert len([r for r in rows[1:] if r[1] == "segment"]) == 12
     assert main(["tag", str(tiny_run), str(long_file), "--threshold", "0.05", "--quiet"]) == 0
     (item,) = json.loads(capsys.readouterr().out)["files"]
     assert all(t["probability"] >= 0.05 for t in item["tags"]) and len(item["tags"]) <= 3

@@ -14,7 +14,7 @@ from soundtag.audio.decode import (
 )
 from soundtag.audio.files import check_file, display_name
 from soundtag.audio.resample import resample
-from soundtag.audio.segment import Segment, stream_segments
+from soundtag.audio.segment import Segment, Windower, split_signal, stream_segments, stream_windows
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -24,11 +24,14 @@ __all__ = [
     "AudioInfo",
     "AudioStream",
     "Segment",
+    "Windower",
     "audio_info",
     "check_file",
     "display_name",
     "is_audio_file",
     "load_audio",
     "resample",
+    "split_signal",
     "stream_segments",
+    "stream_windows",
 ]

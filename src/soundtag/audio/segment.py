@@ -1,8 +1,19 @@
-"""Cut a file of any length into fixed windows with a hop, reading it as a stream."""
+"""Cut a file of any length into fixed windows with a hop, reading it as a stream.
+
+The windows of a file (:class:`Windower`): full windows of ``window`` seconds every ``hop`` seconds
+(``hop`` at most ``window``, so no audio goes unseen), then the trailing piece that is left, if any.
+A trailing piece shorter than half a window is not a window of its own: it joins the window before
+it, whose end extends to the end of the file (a file shorter than one window is one segment).
+
+>>> [(s.start, s.end) for s in split_signal(np.zeros(23), 10, 1.0, 1.0)]
+[(0.0, 1.0), (1.0, 2.3)]
+>>> [(s.start, s.end) for s in split_signal(np.zeros(27), 10, 1.0, 1.0)]
+[(0.0, 1.0), (1.0, 2.0), (2.0, 2.7)]
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +31,71 @@ class Segment:
     samples: np.ndarray
 
 
+class Windower:
+    """Cuts a stream of sample chunks (at ``sample_rate``) into the windows of the module's rule,
+    holding one window back until it is known whether the trailing piece joins it."""
+
+    def __init__(self, sample_rate: int, window: float, hop: float) -> None:
+        if not (window > 0 and hop > 0):
+            raise ValueError("window and hop must be positive")
+        if hop > window * (1 + 1e-9):
+            raise ValueError(f"a hop of {hop:g} s is longer than the window of {window:g} s: "
+                             "the audio between windows would be skipped")
+        self.sample_rate = sample_rate
+        self.win = max(1, int(round(window * sample_rate)))
+        self.step = min(self.win, max(1, int(round(hop * sample_rate))))
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.consumed = 0  # samples dropped from the front of the buffer
+        self.held: Segment | None = None
+
+    def push(self, chunk: np.ndarray) -> list[Segment]:
+        """The windows that ``chunk`` completes (all but the newest full one, which is held back)."""
+        self.buffer = np.concatenate([self.buffer, np.asarray(chunk, dtype=np.float32)])
+        done = []
+        while self.buffer.size >= self.win:
+            window = Segment(self.consumed / self.sample_rate, (self.consumed + self.win) / self.sample_rate,
+                             self.buffer[: self.win].copy())
+            if self.held is not None:
+                done.append(self.held)
+            self.held = window
+            self.buffer, self.consumed = self.buffer[self.step :], self.consumed + self.step
+        return done
+
+    def finish(self) -> list[Segment]:
+        """The windows left at the end of the stream: the held one (extended by a short trailing piece)
+        and the trailing piece when it is a window of its own."""
+        end = (self.consumed + self.buffer.size) / self.sample_rate
+        held, self.held = self.held, None
+        if held is None:
+            return [Segment(0.0, end, self.buffer.copy())] if self.buffer.size else []
+        beyond = self.buffer[self.win - self.step :]  # samples after the held window's end
+        if not beyond.size:
+            return [held]
+        if 2 * self.buffer.size < self.win:
+            return [Segment(held.start, end, np.concatenate([held.samples, beyond]))]
+        return [held, Segment(self.consumed / self.sample_rate, end, self.buffer.copy())]
+
+
+def stream_windows(
+    path: str | Path,
+    sample_rate: int,
+    layouts: Sequence[tuple[float, float]],
+    *,
+    quality: str = "HQ",
+    block_seconds: float = 10.0,
+) -> Iterator[tuple[int, Segment]]:
+    """The windows of several ``(window, hop)`` layouts of one file decoded once: ``(layout index,
+    segment)`` pairs, each layout's in time order."""
+    windowers = [Windower(sample_rate, window, hop) for window, hop in layouts]
+    for chunk in AudioStream(path, sample_rate, quality=quality, block_seconds=block_seconds):
+        for index, windower in enumerate(windowers):
+            for segment in windower.push(chunk):
+                yield index, segment
+    for index, windower in enumerate(windowers):
+        for segment in windower.finish():
+            yield index, segment
+
+
 def stream_segments(
     path: str | Path,
     sample_rate: int,
@@ -29,28 +105,15 @@ def stream_segments(
     quality: str = "HQ",
     block_seconds: float = 10.0,
 ) -> Iterator[Segment]:
-    """Yield windows of ``window`` seconds every ``hop`` seconds, holding only a few blocks in memory
-    (blocks of at most ``block_seconds`` of the file, see :class:`~soundtag.audio.AudioStream`).
+    """Yield windows of ``window`` seconds every ``hop`` seconds (see the module's rule), holding only a
+    few blocks in memory (blocks of at most ``block_seconds`` of the file, see
+    :class:`~soundtag.audio.AudioStream`)."""
+    for _, segment in stream_windows(path, sample_rate, [(window, hop)], quality=quality,
+                                     block_seconds=block_seconds):
+        yield segment
 
-    The last window may be shorter than ``window``; a file shorter than one window gives one segment.
-    """
-    if window <= 0 or hop <= 0:
-        raise ValueError("window and hop must be positive")
-    win = max(1, int(round(window * sample_rate)))
-    step = max(1, int(round(hop * sample_rate)))
-    buffer = np.zeros(0, dtype=np.float32)
-    consumed = 0  # samples (at sample_rate) dropped from the front of the buffer
-    skip = 0  # samples still to drop when the hop is longer than the window
-    covered = 0  # end sample of the last yielded segment
-    for chunk in AudioStream(path, sample_rate, quality=quality, block_seconds=block_seconds):
-        cut = min(skip, chunk.size)
-        skip -= cut
-        buffer = np.concatenate([buffer, chunk[cut:]])
-        while buffer.size >= win and skip == 0:
-            yield Segment(consumed / sample_rate, (consumed + win) / sample_rate, buffer[:win].copy())
-            covered = consumed + win
-            drop = min(step, buffer.size)
-            buffer, skip, consumed = buffer[drop:], step - drop, consumed + step
-    end = consumed + buffer.size
-    if buffer.size and end > covered:
-        yield Segment(consumed / sample_rate, end / sample_rate, buffer.copy())
+
+def split_signal(samples: np.ndarray, sample_rate: int, window: float, hop: float) -> list[Segment]:
+    """The windows of a waveform already in memory, by the same rule as :func:`stream_segments`."""
+    windower = Windower(sample_rate, window, hop)
+    return windower.push(np.asarray(samples, dtype=np.float32)) + windower.finish()

@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from soundtag import __version__
-from soundtag.cli import corpus, evaluate, features, labels, tag, train
+from soundtag.cli import corpus, embed, evaluate, features, labels, tag, train
 from soundtag.errors import SoundtagError
 
-SUBCOMMANDS = (corpus, features, train, evaluate, tag, labels)
+SUBCOMMANDS = (corpus, features, train, evaluate, tag, embed, labels)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,6 +90,7 @@ def export_metadata(tagger: Tagger) -> dict:
     outputs are independent per class (``multi_label``) with the ``thresholds`` to tag them by."""
     thresholds = tagger.cutoffs() if tagger.multi_label else None
     return {"labels": tagger.labels, "sample_rate": tagger.sample_rate, "segment": tagger.default_segment,
+            "window_seconds": tagger.window_seconds,
             "top_k": tagger.default_top_k, "feature": tagger.config.features.name, "model": tagger.config.model.name,
             "windows": {"width": tagger.width, "hop": tagger.hop, "pad_mode": tagger.config.train.pad_mode},
             "multi_label": tagger.multi_label,
@@ -177,10 +178,19 @@ class ExportedTagger(SegmentTagger):
         self.labels = list(self.metadata["labels"])
         self.sample_rate = int(self.metadata["sample_rate"])
         self.default_segment = float(self.metadata["segment"])
+        # the windows of a file's own tags, as the run's tagger takes them (older files: the segment)
+        self.window_seconds = float(self.metadata.get("window_seconds") or self.default_segment)
+        self.source = str(path)
         self.default_top_k = int(self.metadata.get("top_k", 3))
         self.multi_label = bool(self.metadata.get("multi_label", False))
         thresholds = self.metadata.get("thresholds")
         self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+
+    def source_digest(self) -> str:
+        """The SHA-256 of the exported file."""
+        from soundtag.runs import file_digest
+
+        return file_digest(self.path)
 
     def _load_onnx(self, path: Path) -> None:
         _require("onnxruntime")

@@ -45,8 +45,8 @@ def shard_path(path: str | Path, index: int, count: int) -> Path:
 
 def read_shards(paths: Sequence[str | Path]) -> list[dict]:
     """Records of every shard file (JSON lines), checking that shards 1..N are all there once and
-    that no file was tagged twice; sorted by file. A record whose numbers are not finite becomes an
-    error record; an unreadable file or a line that is not a tag record is one error naming it.
+    that no file was tagged twice; sorted by file. The provenance line that starts a shard is skipped
+    (:func:`shard_provenance` reads it). A record whose numbers are not finite becomes an error record; an unreadable file or a line that is not a tag record is one error naming it.
     """
     seen: dict[int, Path] = {}
     counts = set()
@@ -92,6 +92,8 @@ def _shard_records(path: Path) -> list[tuple[str, dict]]:
             record = json.loads(line)
         except (ValueError, RecursionError):
             raise SoundtagError(f"{path}:{number}: not a JSON line; is it a shard written by soundtag tag?") from None
+        if number == 1 and is_provenance(record):
+            continue  # the run and settings the shard was tagged with, not a file's record
         problem = record_problem(record)
         if problem:
             raise SoundtagError(f"{path}:{number}: not a soundtag tag record ({problem})")
@@ -99,6 +101,42 @@ def _shard_records(path: Path) -> list[tuple[str, dict]]:
             record = {"file": record["file"], "error": NOT_FINITE}
         records.append((record["file"], record))
     return records
+
+
+def shard_provenance(paths: Sequence[str | Path]) -> dict | None:
+    """The provenance the shards share (their first lines, ``created`` aside: the earliest is kept), for
+    the merged output; None when no shard has one. Shards tagged with another run or other settings
+    are refused: their records do not belong in one output."""
+    found = []
+    for path in map(Path, paths):
+        first = _shard_records_head(path)
+        if first is not None:
+            found.append((path, first))
+    if not found:
+        return None
+    settings = {k: v for k, v in found[0][1].items() if k != "created"}
+    for path, provenance in found[1:]:
+        if {k: v for k, v in provenance.items() if k != "created"} != settings:
+            raise SoundtagError(f"{path}: tagged with another run or other settings than {found[0][0]}")
+    created = [p["created"] for _, p in found if isinstance(p.get("created"), str)]
+    return {**found[0][1], **({"created": min(created)} if created else {})}
+
+
+def _shard_records_head(path: Path) -> dict | None:
+    """The provenance record on the first line of a shard, if it has one."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+        record = json.loads(first.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None  # read_shards names the problem
+    return record["soundtag"] if is_provenance(record) else None
+
+
+def is_provenance(record: object) -> bool:
+    """Whether ``record`` is the provenance line that starts the JSON lines of ``soundtag tag -o``
+    (``{"soundtag": {...}}``)."""
+    return isinstance(record, dict) and set(record) == {"soundtag"} and isinstance(record["soundtag"], dict)
 
 
 def record_problem(record: object) -> str | None:

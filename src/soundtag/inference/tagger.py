@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from soundtag.audio import Segment, audio_info, display_name, stream_segments
+from soundtag.audio import Segment, audio_info, display_name, split_signal, stream_segments, stream_windows
+from soundtag.audio.decode import check_samples, header_problem, to_mono
+from soundtag.audio.resample import resample_stream
 from soundtag.config import AudioConfig, RunConfig
 from soundtag.data import LabelMap, fit_width
 from soundtag.errors import AudioError, SoundtagError
@@ -29,6 +31,7 @@ from soundtag.runs import BEST_CHECKPOINT, RunFolder
 from soundtag.training import (
     activation,
     checkpoint_weights,
+    clip_windows,
     load_checkpoint,
     predict_clips,
     resolve_device,
@@ -78,6 +81,30 @@ def _tag_dicts(tags: list[tuple[str, float]]) -> list[dict]:
     return [{"label": label, "probability": round(float(p), 4)} for label, p in tags]
 
 
+def _pcm_block(waveform: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """A waveform given to :meth:`SegmentTagger.tag_array` as a float32 (samples, channels) block, as
+    soundfile reads a file (integer PCM scaled to [-1, 1)), and its rate; an :class:`AudioError` naming
+    ``array`` when it cannot be audio."""
+    data = np.asarray(waveform)
+    if data.dtype.kind in "iu":
+        half = float(2 ** (8 * data.dtype.itemsize - 1))
+        data = (data.astype(np.float64) - (half if data.dtype.kind == "u" else 0.0)) / half
+    elif data.dtype.kind != "f":
+        raise AudioError("array", f"dtype {data.dtype} is not PCM audio (give float or integer samples)")
+    if data.ndim not in (1, 2) or (data.ndim == 2 and data.shape[1] > data.shape[0] > 0):
+        hint = ", e.g. the transpose of a (channels, samples) array" if data.ndim == 2 else ""
+        raise AudioError("array", f"shape {data.shape} is not (samples,) or (samples, channels){hint}")
+    if data.size == 0:
+        raise AudioError("array", f"contains no audio samples (shape {data.shape})")
+    whole = isinstance(sample_rate, (int, np.integer)) and not isinstance(sample_rate, bool)
+    rate = int(sample_rate) if whole or (isinstance(sample_rate, float) and sample_rate.is_integer()) else 0
+    problem = (header_problem(rate, 1) if rate > 0
+               else f"sample rate {sample_rate!r} is not a positive whole number of Hz")
+    if problem:
+        raise AudioError("array", problem)
+    return np.ascontiguousarray(data.reshape(len(data), -1), dtype=np.float32), rate
+
+
 class SegmentTagger:
     """Tags files streamed in segments; subclasses say how a batch of segments becomes probabilities."""
 
@@ -92,6 +119,12 @@ class SegmentTagger:
     multi_label: bool = False
     thresholds: np.ndarray | None = None
     """Per-class thresholds of a multi-label tagger (None: :data:`DEFAULT_THRESHOLD` for every class)."""
+    window_seconds: float | None = None
+    """The training window: the windows of a file's own tags (None: :attr:`default_segment`)."""
+    source: str | None = None
+    """The run folder or exported file the tagger was loaded from (None: built in memory)."""
+    checkpoint: str | None = None
+    """The checkpoint of the run folder, when loaded from one."""
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
         """Class probabilities (n_segments, n_classes) of mono waveforms at :attr:`sample_rate`."""
@@ -140,6 +173,94 @@ class SegmentTagger:
             raise result
         return result
 
+    def tag_array(self, waveform: np.ndarray, sample_rate: int, segment: float | None = None,
+                  hop: float | None = None, k: int | None = None, threshold: float | None = None) -> FileTags:
+        """Tag a waveform held in memory as :meth:`tag_file` tags the file it was decoded from: the same
+        mono mix, resampling, segments and file-level windows (``FileTags.path`` is ``"array"``).
+
+        ``waveform`` is ``(samples,)`` or ``(samples, channels)`` as soundfile returns it, float or
+        integer PCM (scaled as soundfile scales it to float) at ``sample_rate`` Hz, any rate from
+        1000 Hz to 1 MHz. Empty, non-finite, absurdly loud (beyond +-1000) or wrongly shaped input
+        raises an :class:`AudioError` naming ``array``.
+        """
+        block, rate = _pcm_block(waveform, sample_rate)
+        check_samples("array", block)
+        signal = to_mono(block)
+        resampler = resample_stream(rate, self.sample_rate, self.resample_quality)
+        if resampler is not None:  # as AudioStream resamples a file: one stream, flushed at the end
+            signal = np.concatenate([resampler.resample_chunk(signal, last=False),
+                                     resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)])
+        segment, hop, k = self.settings(segment, hop, k)
+        layouts = self.window_layouts(segment, hop)
+        windows = [(layout, seg) for layout, (window, step) in enumerate(layouts)
+                   for seg in split_signal(signal, self.sample_rate, window, step)]
+        state = _FileState("array")
+        state.duration = len(block) / rate
+        for first in range(0, len(windows), self.batch_size):
+            chosen = windows[first : first + self.batch_size]
+            for (layout, seg), row in zip(chosen, self.segment_probabilities([seg.samples for _, seg in chosen])):
+                tags = self.select(row, k, threshold) if layout == 0 else []
+                state.add(seg, row, tags, segment=layout == 0, whole=layout == len(layouts) - 1)
+        return state.result(lambda row: self.select(row, k, threshold))  # type: ignore[return-value]
+
+    def settings(self, segment: float | None = None, hop: float | None = None,
+                 k: int | None = None) -> tuple[float, float, int]:
+        """``(segment, hop, k)`` with the tagger's defaults filled in; a hop longer than the segment (the
+        audio between segments would go untagged) or a length that is not positive is refused."""
+        segment = segment or self.default_segment
+        hop = hop or segment
+        k = k or self.default_top_k
+        if not (segment > 0 and hop > 0):  # NaN fails too
+            raise SoundtagError(f"segment {segment:g} s and hop {hop:g} s must be positive")
+        if hop > segment * (1 + 1e-9):
+            raise SoundtagError(f"a hop of {hop:g} s is longer than the segment of {segment:g} s: the audio "
+                                "between segments would go untagged")
+        return segment, hop, k
+
+    def file_window(self) -> float:
+        """The length of the windows that make a file's own tags (see :meth:`tag_files`): the training
+        window."""
+        return self.window_seconds or self.default_segment
+
+    def window_layouts(self, segment: float, hop: float) -> list[tuple[float, float]]:
+        """(window, hop) layouts to cut a file into: the segments asked for, then the file-level windows
+        (:meth:`file_window`, back to back) unless they are the same, so they are computed once."""
+        whole = (self.file_window(), self.file_window())
+        return [(segment, hop)] if np.allclose((segment, hop), whole, rtol=0, atol=1e-9) else [(segment, hop), whole]
+
+    def source_digest(self) -> str | None:
+        """What identifies the model's weights and settings: a run's config digest, an exported file's SHA-256."""
+        return None
+
+    def provenance(self, segment: float | None = None, hop: float | None = None, k: int | None = None,
+                   framewise: bool = False, threshold: float | None = None) -> dict:
+        """What an output of :meth:`tag_files` with these settings was made with: soundtag's version,
+        the run (or exported file) and its digest, the sample rate, segment, hop, frame-wise or not,
+        the window of the file-level tags, top-k and the thresholds that apply (None: the top k),
+        and when (UTC)."""
+        import datetime
+
+        from soundtag import __version__
+
+        segment, hop, k = self.settings(segment, hop, k)
+        cut = self.cutoffs(threshold)
+        return {"version": __version__, "run": self.source, "checkpoint": self.checkpoint,
+                "run_digest": self.source_digest(), "sample_rate": self.sample_rate, "segment": segment,
+                "hop": hop, "framewise": bool(framewise), "file_window": self.file_window(), "top_k": k,
+                "thresholds": None if cut is None else [round(float(c), 4) for c in cut],
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+    def file_probabilities(self, signal: np.ndarray) -> np.ndarray:
+        """A waveform's own probabilities (the file-level answer of :meth:`tag_files`): the
+        duration-weighted mean over its windows of :meth:`file_window` seconds."""
+        whole = FileMean()
+        windows = split_signal(signal, self.sample_rate, self.file_window(), self.file_window())
+        for first in range(0, len(windows), self.batch_size):
+            chosen = windows[first : first + self.batch_size]
+            for seg, row in zip(chosen, self.segment_probabilities([seg.samples for seg in chosen])):
+                whole.add(row, seg.end - seg.start)
+        return whole.value()
+
     def tag_files(self, paths: Iterable[str | Path], segment: float | None = None, hop: float | None = None,
                   k: int | None = None, framewise: bool = False, threshold: float | None = None
                   ) -> Iterator[FileTags | AudioError]:
@@ -147,10 +268,14 @@ class SegmentTagger:
         files batched together so short files still fill the model's batches. ``framewise`` runs
         the model once over long blocks and reads segment tags off its frame-wise outputs instead.
         Labels are chosen by :meth:`select`: ``threshold`` replaces every class's threshold.
+
+        A file's own tags never depend on ``segment``, ``hop`` or ``framewise``: they are the
+        duration-weighted mean of the probabilities of non-overlapping windows of
+        :meth:`file_window` seconds (the training window) covering the whole file, a trailing piece
+        shorter than half a window joining the window before it (:mod:`soundtag.audio.segment`).
+        When the segments asked for are those windows, they are computed once.
         """
-        segment = segment or self.default_segment
-        hop = hop or segment
-        k = k or self.default_top_k
+        segment, hop, k = self.settings(segment, hop, k)
 
         def choose(row: np.ndarray) -> list[tuple[str, float]]:
             return self.select(row, k, threshold)
@@ -158,28 +283,29 @@ class SegmentTagger:
         if framewise:
             yield from (self._tag_framewise(path, segment, hop, choose) for path in paths)
             return
-        pending: list[tuple[_FileState, Segment]] = []
+        layouts = self.window_layouts(segment, hop)
+        pending: list[tuple[_FileState, int, Segment]] = []
         waiting: deque[_FileState] = deque()
 
         def flush() -> None:
-            probs = self.segment_probabilities([seg.samples for _, seg in pending])
-            for (state, seg), row in zip(pending, probs):
-                state.add(seg, row, choose(row))
+            probs = self.segment_probabilities([seg.samples for _, _, seg in pending])
+            for (state, layout, seg), row in zip(pending, probs):
+                state.add(seg, row, choose(row), segment=layout == 0, whole=layout == len(layouts) - 1)
             pending.clear()
 
         for path in paths:
             state = _FileState(str(path))
             waiting.append(state)
             try:
-                for seg in stream_segments(path, self.sample_rate, segment, hop, quality=self.resample_quality):
-                    pending.append((state, seg))
+                for layout, seg in stream_windows(path, self.sample_rate, layouts, quality=self.resample_quality):
+                    pending.append((state, layout, seg))
                     if len(pending) >= self.batch_size:
                         flush()
                 state.duration = audio_info(path).duration
             except AudioError as exc:
                 state.error = exc
-                pending[:] = [(s, seg) for s, seg in pending if s is not state]
-            while waiting and (waiting[0].error or not any(s is waiting[0] for s, _ in pending)):
+                pending[:] = [item for item in pending if item[0] is not state]
+            while waiting and (waiting[0].error or not any(item[0] is waiting[0] for item in pending)):
                 yield waiting.popleft().result(choose)
         if pending:
             flush()
@@ -189,13 +315,25 @@ class SegmentTagger:
     def _tag_framewise(self, path: str | Path, segment: float, hop: float,
                        choose: Callable[[np.ndarray], list[tuple[str, float]]]) -> FileTags | AudioError:
         """One file's tags from frame-wise outputs over blocks of :attr:`block_seconds`: a segment's
-        probabilities are the mean of the frames centred in it, the file's the mean of all frames."""
+        probabilities are the mean of the frames centred in it. The file's own tags are those of
+        :meth:`tag_files` (windows of :meth:`file_window`), read in the same pass over the file."""
         probs, centres = [], []
-        silent = True
+        state = _FileState(str(path))
+        windows: list[Segment] = []
+
+        def flush() -> None:
+            for seg, row in zip(windows, self.segment_probabilities([seg.samples for seg in windows])):
+                state.add(seg, row, [], segment=False, whole=True)
+            windows.clear()
+
+        layouts = [(self.block_seconds, self.block_seconds), (self.file_window(), self.file_window())]
         try:
-            for block in stream_segments(path, self.sample_rate, self.block_seconds, self.block_seconds,
-                                         quality=self.resample_quality):
-                silent = silent and not block.samples.any()
+            for layout, block in stream_windows(path, self.sample_rate, layouts, quality=self.resample_quality):
+                if layout == 1:
+                    windows.append(block)
+                    if len(windows) >= self.batch_size:
+                        flush()
+                    continue
                 block_probs, block_centres = self.frame_probabilities(block.samples)
                 inside = block_centres < max(block.end - block.start, block_centres[0] + 1e-9)
                 probs.append(block_probs[inside])
@@ -203,6 +341,8 @@ class SegmentTagger:
             duration = audio_info(path).duration
         except AudioError as exc:
             return exc
+        if windows:
+            flush()
         frames, times = np.concatenate(probs), np.concatenate(centres)
         segments = []
         for start in np.arange(0.0, max(duration - 1e-9, 1e-9), hop):
@@ -210,33 +350,53 @@ class SegmentTagger:
             chosen = (times >= start) & (times < end)
             row = frames[chosen].mean(axis=0) if chosen.any() else frames[np.abs(times - (start + end) / 2).argmin()]
             segments.append(SegmentTags(float(start), float(end), choose(row)))
-        tags = choose(frames.mean(axis=0))
-        return FileTags(str(path), duration, tags, segments if len(segments) > 1 else [], silent=silent)
+        state.duration = duration
+        result = state.result(choose)
+        if isinstance(result, FileTags):
+            result.segments = segments if len(segments) > 1 else []
+        return result
+
+
+class FileMean:
+    """The duration-weighted mean of probability rows, added one window at a time: the file-level
+    answer of every tagger (:meth:`SegmentTagger.tag_files`)."""
+
+    def __init__(self) -> None:
+        self.total: np.ndarray | None = None
+        self.weight = 0.0
+
+    def add(self, probs: np.ndarray, length: float) -> None:
+        self.total = probs * length if self.total is None else self.total + probs * length
+        self.weight += length
+
+    def value(self) -> np.ndarray:
+        return self.total / self.weight
 
 
 class _FileState:
-    """What has been predicted of one file so far."""
+    """What has been predicted of one file so far: its segments' tags (``segment`` windows) and the
+    mean of its file windows (``whole`` windows), which may be the same windows."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.total: np.ndarray | None = None
-        self.weight = 0.0
+        self.whole = FileMean()
         self.segments: list[SegmentTags] = []
         self.duration = 0.0
         self.error: AudioError | None = None
         self.silent = True
 
-    def add(self, seg: Segment, probs: np.ndarray, tags: list[tuple[str, float]]) -> None:
-        length = seg.end - seg.start
-        self.total = probs * length if self.total is None else self.total + probs * length
-        self.weight += length
-        self.segments.append(SegmentTags(seg.start, seg.end, tags))
-        self.silent = self.silent and not seg.samples.any()
+    def add(self, seg: Segment, probs: np.ndarray, tags: list[tuple[str, float]], segment: bool = True,
+            whole: bool = True) -> None:
+        if segment:
+            self.segments.append(SegmentTags(seg.start, seg.end, tags))
+        if whole:
+            self.whole.add(probs, seg.end - seg.start)
+            self.silent = self.silent and not seg.samples.any()
 
     def result(self, choose: Callable[[np.ndarray], list[tuple[str, float]]]) -> FileTags | AudioError:
         if self.error is not None:
             return self.error
-        tags = choose(self.total / self.weight)
+        tags = choose(self.whole.value())
         return FileTags(self.path, self.duration, tags, self.segments if len(self.segments) > 1 else [],
                         silent=self.silent)
 
@@ -270,6 +430,8 @@ class Tagger(SegmentTagger):
         self.sample_rate = config.audio.sample_rate
         self.resample_quality = config.audio.resample_quality
         self.default_segment = config.tag.segment or config.train.crop_seconds
+        self.window_seconds = config.train.crop_seconds
+        self.source = None if run_dir is None else str(run_dir)
         self.default_top_k = config.tag.top_k
         self.batch_size = config.tag.batch_size
         self.block_seconds = config.tag.block_seconds
@@ -308,16 +470,59 @@ class Tagger(SegmentTagger):
         multi_label = folder.is_multi_label()
         chosen = folder.read_thresholds(label_map.labels) if multi_label else None
         thresholds = None if chosen is None else [chosen[label] for label in label_map.labels]
-        return cls(model, transform, label_map.labels, config, device, channels_last, run_dir=folder.path,
-                   multi_label=multi_label, thresholds=thresholds)
+        tagger = cls(model, transform, label_map.labels, config, device, channels_last, run_dir=folder.path,
+                     multi_label=multi_label, thresholds=thresholds)
+        tagger.checkpoint = checkpoint
+        return tagger
+
+    def source_digest(self) -> str | None:
+        """The run's config digest (``config_sha256`` of its manifest); None when built in memory."""
+        if self.run_dir is None:
+            return None
+        manifest = RunFolder(self.run_dir).read_manifest() or {}
+        return manifest.get("config_sha256")
 
     def probabilities(self, features: Iterable[np.ndarray]) -> np.ndarray:
         """Class probabilities of each clip's (bins, frames) features, windows averaged."""
         return predict_clips(self.model, features, self.width, self.hop, self.device,
-                             self.config.tag.batch_size, self.config.train.pad_mode, self.multi_label)
+                             self.batch_size, self.config.train.pad_mode, self.multi_label)
 
     def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
         return self.probabilities(extract_batch(self.transform, segments))
+
+    @torch.inference_mode()
+    def segment_embeddings(self, segments: list[np.ndarray]) -> np.ndarray:
+        """The model's embedding (``model.embed``) of each mono waveform, (n_segments, dim): the mean over
+        its windows, which are those :meth:`probabilities` averages."""
+        rows = []
+        for features in extract_batch(self.transform, segments):
+            windows = torch.from_numpy(clip_windows(features, self.width, self.hop, self.config.train.pad_mode))
+            rows.append(self.model.embed(windows.to(self.device)).float().mean(dim=0).cpu().numpy())
+        return np.stack(rows)
+
+    def file_embeddings(self, path: str | Path) -> tuple[np.ndarray, list[Segment], np.ndarray]:
+        """One file's clip embedding (the duration-weighted mean, as its tags are made: see
+        :meth:`tag_files`), its windows of :meth:`file_window` seconds (samples dropped) and their
+        embeddings."""
+        windows, rows = [], []
+        pending: list[Segment] = []
+
+        def flush() -> None:
+            rows.extend(self.segment_embeddings([seg.samples for seg in pending]))
+            windows.extend(Segment(seg.start, seg.end, np.zeros(0, np.float32)) for seg in pending)
+            pending.clear()
+
+        for seg in stream_segments(path, self.sample_rate, self.file_window(), self.file_window(),
+                                   quality=self.resample_quality):
+            pending.append(seg)
+            if len(pending) >= self.batch_size:
+                flush()
+        if pending:
+            flush()
+        whole = FileMean()
+        for seg, row in zip(windows, rows):
+            whole.add(row, seg.end - seg.start)
+        return whole.value(), windows, np.stack(rows)
 
     @torch.inference_mode()
     def frame_probabilities(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

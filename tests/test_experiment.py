@@ -50,12 +50,15 @@ def test_summary_has_every_stage(experiment_dir):
 @pytest.mark.e2e
 def test_report_contains_every_table_and_picture(experiment_dir):
     page = (experiment_dir / "exp" / "report.html").read_text()
-    for heading in ("Method comparison", "Label spreading", "Autoencoder", "Self-training", "Training curves",
-                    "Confusion matrices", "First-layer filters", "groups of scheme", "all schemes", "per round"):
+    for heading in ("Results per stage", "Label spreading", "Autoencoder", "Self-training", "Stage: promoted",
+                    "Stage: ensemble", "First-layer filters", "groups of scheme", "all schemes", "per round"):
         assert heading in page
     for caption in ("t-SNE before spreading", "t-SNE after spreading", "originals (top) and reconstructions",
-                    "all_labels", "ensemble", "filters", "activations"):
+                    "all_labels: training curves", "promoted (test): confusion matrix", "filters", "activations"):
         assert caption in page
+    for fact in ("configs/experiment-demo.yaml --set train.epochs=2", "data/demo", "34 clips",
+                 "standard error of MAP@3", "wrong labels caught %"):
+        assert fact in page
     assert page.count("data:image/png;base64,") >= 14
 
 

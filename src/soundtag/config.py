@@ -386,12 +386,15 @@ class SelfTrainConfig(Section):
 @dataclass
 class EnsembleConfig(Section):
     """How class probabilities of several runs are combined: runs whose validation MAP@3 is at least
-    ``min_score``, with one weight per run for ``method: weighted``."""
+    ``min_score``, with one weight per run for ``method: weighted``; ``soundtag experiment`` leaves
+    out collapsed runs (best epoch the first of several, or one class for most clips) unless
+    ``keep_collapsed``."""
 
     section: ClassVar[str] = "ensemble"
     method: EnsembleMethod = "geometric"
     min_score: float = setting(0.0, UNIT)
     weights: list[float] = setting(allowed=NON_NEGATIVE, factory=list)
+    keep_collapsed: bool = False
 
 
 @dataclass

@@ -48,13 +48,15 @@ def stage_timer(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = round(time.perf_counter() - start, 1)
 
 
-def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True) -> ExperimentSummary:
-    """Run every stage (resuming finished ones), then write ``summary.json`` and ``report.html``."""
+def run_experiment(config: RunConfig, out_dir: str | Path, progress: bool = True, origin: str | None = None
+                   ) -> ExperimentSummary:
+    """Run every stage (resuming finished ones), then write ``summary.json`` and ``report.html``;
+    ``origin`` (the config file and its ``--set`` overrides, in words) heads the report."""
     with open_run(out_dir, config, may_change=("recipe",)) as (folder, config, _):
-        return _run_stages(config, folder.path, progress)
+        return _run_stages(config, folder.path, progress, origin)
 
 
-def _run_stages(config: RunConfig, out_dir: Path, progress: bool) -> ExperimentSummary:
+def _run_stages(config: RunConfig, out_dir: Path, progress: bool, origin: str | None = None) -> ExperimentSummary:
     timings: dict[str, float] = {}
     recipe = config.recipe
     config = replace(config, recipe=RecipeConfig())  # the DCASE 2018 recipe's stages do not depend on the second recipe
@@ -88,19 +90,20 @@ def _run_stages(config: RunConfig, out_dir: Path, progress: bool) -> ExperimentS
         run_dirs[name] = out_dir / "runs" / name
         with stage_timer(timings, name):
             start_run(variant, run_dirs[name], progress)
-        plot_run_curves(run_dirs[name])
+        plot_run_curves(run_dirs[name], name)
     selftrain_config = replace(variants["promoted"], selftrain=replace(
         config.selftrain, init_weights=str(RunFolder(run_dirs["promoted"]).best_path)))
     with stage_timer(timings, "selftrain"):
         rounds = run_selftraining(selftrain_config, out_dir / "runs" / "selftrain", progress)
     plot_rounds(rounds.table, out_dir / "runs" / "selftrain" / "rounds.png")
     run_dirs["selftrain"] = rounds.final_dir
-    plot_run_curves(rounds.final_dir)
+    plot_run_curves(rounds.final_dir, "selftrain")
 
     scores = _score_runs(run_dirs, progress)
     stages = {name: StageScores.of_run(s) for name, s in scores.items()}
     with stage_timer(timings, "ensemble"):
-        stages["ensemble"] = _ensemble(scores, config, config.ensemble.weights or None, out_dir / "ensemble")
+        stages["ensemble"] = _ensemble(scores, config, config.ensemble.weights or None, out_dir / "ensemble",
+                                       "ensemble")
     filter_pictures(run_dirs["promoted"], out_dir / "filters")
     dcase2018_dirs = ([ae_dir] if latent else []) + [run_dirs[n] for n in variants]
     dcase2018_dirs += sorted((out_dir / "runs" / "selftrain").glob("round-*"))
@@ -112,7 +115,8 @@ def _run_stages(config: RunConfig, out_dir: Path, progress: bool) -> ExperimentS
                                                 progress)
         member_scores = _score_runs(member_dirs, progress)
         stages.update({name: StageScores.of_run(s) for name, s in member_scores.items()})
-        stages["recipe_ensemble"] = _ensemble(member_scores, config, None, out_dir / "recipe" / "ensemble")
+        stages["recipe_ensemble"] = _ensemble(member_scores, config, None, out_dir / "recipe" / "ensemble",
+                                              "recipe_ensemble")
         recipes["recipe"] = RecipeSummary.of(stages["recipe_ensemble"], list(member_dirs.values()), recipe)
         if cleaner is not None:
             cleaners = cleaner_summary(compare, cleaner, config.clean.groups)
@@ -120,7 +124,7 @@ def _run_stages(config: RunConfig, out_dir: Path, progress: bool) -> ExperimentS
     summary = ExperimentSummary(stages, timings, config.clean.groups, config.clean.embedding,
                                 spreading_summary(compare, reference), recipes, cleaners)
     summary.write(out_dir / "summary.json")
-    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference)
+    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference, config.data.corpus, origin)
     return summary
 
 
@@ -145,7 +149,7 @@ def train_recipe(config: RunConfig, out_dir: Path, spread_csv: Path, autoencoder
             member = replace(member, train=replace(member.train, extra_labels=str(trusted)))
         run_dirs[f"recipe_{index + 1}"] = run_dir = out_dir / "runs" / f"recipe-{index + 1}"
         start_run(member, run_dir, progress)
-        plot_run_curves(run_dir)
+        plot_run_curves(run_dir, f"recipe_{index + 1}")
     return run_dirs, table
 
 
@@ -154,14 +158,16 @@ def _score_runs(run_dirs: dict[str, Path], progress: bool) -> dict[str, RunScore
     scores = {}
     for name, path in run_dirs.items():
         scores[name] = score_run(path, progress=progress)
-        plot_run_confusion(scores[name], path, "test")
+        plot_run_confusion(scores[name], path, "test", stage=name)
     return scores
 
 
-def _ensemble(scores: dict[str, RunScores], config: RunConfig, weights: list[float] | None, out_dir: Path
-              ) -> StageScores:
-    """The ensemble of ``config.ensemble`` over the scored runs, written with its picture to ``out_dir``."""
-    result = ensemble_runs(scores, config.ensemble.method, config.ensemble.min_score, weights)
+def _ensemble(scores: dict[str, RunScores], config: RunConfig, weights: list[float] | None, out_dir: Path,
+              name: str) -> StageScores:
+    """The ensemble ``name`` of ``config.ensemble`` over the scored runs (collapsed runs left out unless
+    ``ensemble.keep_collapsed``), written with its picture to ``out_dir``."""
+    result = ensemble_runs(scores, config.ensemble.method, config.ensemble.min_score, weights,
+                           keep_collapsed=config.ensemble.keep_collapsed)
     write_ensemble(result, out_dir)
-    plot_ensemble_confusion(result, out_dir)
+    plot_ensemble_confusion(result, out_dir, name)
     return StageScores.of_ensemble(result)

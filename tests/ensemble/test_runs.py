@@ -80,3 +80,26 @@ def test_written_metrics_and_submission(runs, tmp_path):
     for row, labels in zip(result.probabilities, submission["label"]):
         best = [LABELS[i] for i in np.argsort(-row)[:3]]
         assert labels.split() == best
+
+
+def test_collapsed_runs_are_left_out_with_the_reason_unless_kept(tmp_path):
+    fnames = ["c0", "c1", "c2", "c3", "c4"]
+    one_class = RunScores(tmp_path / "flat", 0.9, fnames, np.tile([0.7, 0.1, 0.1, 0.1], (5, 1)),
+                          np.arange(5) % 4, list(LABELS))
+    runs = {"flat": one_class, "ok": run("ok", 0.5, fnames, 0)}
+    assert one_class.collapse_reason() == "predicts 'a' for 100 % of the test clips"
+    left = ensemble_runs(runs, "arithmetic", 0.0, keep_collapsed=False)
+    assert left.runs == ["ok"] and left.left_out == {"flat": "collapsed: predicts 'a' for 100 % of the test clips"}
+    assert left.metrics()["left_out"] == left.left_out
+    assert ensemble_runs(runs, "arithmetic", 0.0).runs == ["flat", "ok"]  # kept by default
+    assert ensemble_runs({"flat": one_class}, "arithmetic", 0.0, keep_collapsed=False).runs == ["flat"]  # none else
+
+
+def test_a_best_first_epoch_of_several_is_a_collapse(tmp_path):
+    from soundtag.ensemble import collapse_reason
+    from soundtag.ensemble.runs import best_epoch
+
+    (tmp_path / "metrics.csv").write_text("epoch,loss,val_map3\n1,2.0,0.3\n2,1.9,0.2\n3,1.8,0.3\n")
+    assert best_epoch(tmp_path) == (1, 3)
+    assert collapse_reason((1, 3), ("a", 0.2)).startswith("best epoch 1 of 3")
+    assert collapse_reason((1, 1), ("a", 0.8)) is None  # one epoch run, and exactly 80 % is not "most"

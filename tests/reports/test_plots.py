@@ -44,3 +44,9 @@ def test_a_multi_label_run_draws_lwlrap_and_map(tmp_path, drawn):
     (figure,) = drawn
     assert [line.get_label() for line in figure.axes[1].lines] == ["val lwlrap", "val map"]
     assert figure.axes[1].get_title() == "lwlrap and mAP"
+
+
+def test_a_title_names_the_stage_in_every_panel(tmp_path, drawn):
+    plots.plot_training_curves(write_metrics(tmp_path / "metrics.csv", 1), tmp_path / "curves.png", "promoted")
+    (figure,) = drawn
+    assert [ax.get_title() for ax in figure.axes] == ["promoted: loss", "promoted: accuracy and MAP@3"]

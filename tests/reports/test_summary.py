@@ -18,6 +18,7 @@ from soundtag.reports import (
     StageScores,
     cleaner_summary,
     latent_verdict,
+    map3_standard_error,
     plot_ensemble_confusion,
     plot_run_confusion,
     recipe_sections,
@@ -46,9 +47,13 @@ def test_stage_scores_of_a_run_and_of_an_ensemble():
     run = scores("r", 0.8)
     stage = StageScores.of_run(run)
     assert stage.to_dict() == {"map3": map_at_k(run.probabilities, run.targets, 3),
-                               "accuracy": accuracy(run.probabilities, run.targets), "n_clips": 3, "val_map3": 0.8}
+                               "accuracy": accuracy(run.probabilities, run.targets), "n_clips": 3, "val_map3": 0.8,
+                               "map3_se": map3_standard_error(run.probabilities, run.targets), "top_class": "a",
+                               "top_class_share": 2 / 3}
+    assert stage.map3_se == pytest.approx(np.std([1.0, 1.0, 0.5], ddof=1) / np.sqrt(3))
     result = ensemble_runs({"r": run, "s": scores("s", 0.9)}, "arithmetic", 0.0)
-    assert list(StageScores.of_ensemble(result).to_dict()) == ["map3", "accuracy", "n_clips", "runs", "method"]
+    assert list(StageScores.of_ensemble(result).to_dict()) == ["map3", "accuracy", "n_clips", "runs", "method",
+                                                               "map3_se", "top_class", "top_class_share"]
     assert StageScores.of_ensemble(result).runs == ["s", "r"]
 
 
@@ -104,10 +109,11 @@ def test_spreading_summary_keeps_the_reference_apart():
     assert result["mfcc_reference"]["music2"]["promoted_precision"] == 0.99
 
 
-def test_latent_verdict():
-    assert "match or beat" in latent_verdict(COMPARE, COMPARE.assign(promoted_pct=[10.0, 10.0]))
-    worse = latent_verdict(COMPARE, COMPARE.assign(promoted_precision=[0.5, 0.99]))
-    assert "do NOT match" in worse and "music2" in worse and "all," not in worse
+def test_latent_verdict_judges_the_scheme_that_ran():
+    assert "match or beat" in latent_verdict(COMPARE, COMPARE.assign(promoted_pct=[10.0, 10.0]), "music2")
+    worse = latent_verdict(COMPARE, COMPARE.assign(promoted_precision=[0.5, 0.99]), "music2")
+    assert "do NOT match" in worse and "'music2'" in worse and "'all'" not in worse and "0.990" in worse
+    assert "match or beat" in latent_verdict(COMPARE, COMPARE.assign(promoted_precision=[0.5, 0.99]), "all")
     assert "No train_truth.csv" in latent_verdict(COMPARE.drop(columns="promoted_precision"), COMPARE)
 
 

@@ -160,7 +160,8 @@ def run_experiment(args: argparse.Namespace) -> int:
 
     config = recipe_config(args)
     check_recipe_outputs(args, config, args.out)
-    summary = experiment(config, args.out, progress=not args.quiet)
+    origin = " ".join([str(args.config_file)] + [f"--set {o}" for o in args.overrides])
+    summary = experiment(config, args.out, progress=not args.quiet, origin=origin)
     for name, stage in summary.stages.items():
         print(f"{name:>10}: test MAP@3 {stage.map3:.4f}, accuracy {stage.accuracy:.4f}")
     if "recipe" in summary.recipes:

@@ -4,7 +4,7 @@ instead of logs."""
 from soundtag.reports.cleaning import plot_autoencoder, plot_spreading
 from soundtag.reports.experiment import latent_verdict, recipe_sections, write_experiment_report
 from soundtag.reports.filters import filter_pictures, first_conv, first_layer_activations, first_layer_filters
-from soundtag.reports.html import Section, render_report, write_report
+from soundtag.reports.html import Section, Table, render_report, write_report
 from soundtag.reports.plots import (
     plot_activations,
     plot_confusion,
@@ -21,6 +21,7 @@ from soundtag.reports.summary import (
     RecipeSummary,
     StageScores,
     cleaner_summary,
+    map3_standard_error,
     spreading_summary,
     training_minutes,
 )
@@ -31,12 +32,14 @@ __all__ = [
     "Scored",
     "Section",
     "StageScores",
+    "Table",
     "cleaner_summary",
     "filter_pictures",
     "first_conv",
     "first_layer_activations",
     "first_layer_filters",
     "latent_verdict",
+    "map3_standard_error",
     "plot_activations",
     "plot_autoencoder",
     "plot_confusion",

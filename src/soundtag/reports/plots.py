@@ -23,16 +23,18 @@ def save_figure(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_run_curves(run_dir: str | Path) -> Path:
-    """A run's training curves, drawn from its ``metrics.csv`` into its ``curves.png``."""
+def plot_run_curves(run_dir: str | Path, title: str | None = None) -> Path:
+    """A run's training curves, drawn from its ``metrics.csv`` into its ``curves.png``; ``title`` (the
+    stage's name) heads each panel's title."""
     folder = RunFolder(run_dir)
-    plot_training_curves(folder.metrics_path, folder.curves_path)
+    plot_training_curves(folder.metrics_path, folder.curves_path, title)
     return folder.curves_path
 
 
-def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> None:
+def plot_training_curves(metrics_csv: str | Path, path: str | Path, title: str | None = None) -> None:
     """Loss and, for classifiers, accuracy and MAP@3 (multi-label: lwlrap and mAP) per epoch from a run's
-    ``metrics.csv``."""
+    ``metrics.csv``; with ``title``, the panels are titled ``"<title>: loss"`` and so on."""
+    heading = (lambda text: f"{title}: {text}") if title else (lambda text: text)
     frame = pd.read_csv(metrics_csv)
     scores = [c for c in ("train_acc", "val_acc", "val_map3", "val_lwlrap", "val_map") if c in frame.columns]
     fig, axes = plt.subplots(1, 2 if scores else 1, figsize=(10 if scores else 5, 3.6), squeeze=False)
@@ -40,14 +42,14 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> None:
         if column in frame.columns:
             axes[0, 0].plot(frame["epoch"], frame[column], marker=".", label=column.replace("_", " "))
     axes[0, 0].set_xlabel("epoch")
-    axes[0, 0].set_title("loss")
+    axes[0, 0].set_title(heading("loss"))
     axes[0, 0].legend()
     if scores:
         for column in scores:
             axes[0, 1].plot(frame["epoch"], frame[column], marker=".", label=column.replace("_", " "))
         axes[0, 1].set_xlabel("epoch")
         axes[0, 1].set_ylim(0, 1)
-        axes[0, 1].set_title("lwlrap and mAP" if "val_lwlrap" in scores else "accuracy and MAP@3")
+        axes[0, 1].set_title(heading("lwlrap and mAP" if "val_lwlrap" in scores else "accuracy and MAP@3"))
         axes[0, 1].legend()
     for ax in axes[0]:  # whole epochs; a single epoch (a short self-training round) still shows, as points
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

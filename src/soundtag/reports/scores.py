@@ -56,10 +56,13 @@ def plot_class_average_precision(scored: Scored, path: str | Path, heading: str)
     return Path(path)
 
 
-def plot_run_confusion(scored: Scored, run_dir: str | Path, split: str, corpus: str | None = None) -> Path:
+def plot_run_confusion(scored: Scored, run_dir: str | Path, split: str, corpus: str | None = None,
+                       stage: str | None = None) -> Path:
     """``eval-<split>/confusion.png`` beside a run's scores on ``split`` (``eval-<split>-<corpus>/`` for
-    another corpus than the run's own: see :meth:`~soundtag.runs.RunFolder.evaluation_dir`)."""
-    return plot_scored_confusion(scored, RunFolder(run_dir).evaluation_dir(split, corpus) / CONFUSION_FILE, split)
+    another corpus than the run's own: see :meth:`~soundtag.runs.RunFolder.evaluation_dir`), titled
+    with the split (``"<stage> (<split>)"`` given a ``stage`` name)."""
+    heading = f"{stage} ({split})" if stage else split
+    return plot_scored_confusion(scored, RunFolder(run_dir).evaluation_dir(split, corpus) / CONFUSION_FILE, heading)
 
 
 def plot_run_scores(scored: Scored, run_dir: str | Path, split: str, corpus: str | None = None) -> Path:
@@ -72,6 +75,6 @@ def plot_run_scores(scored: Scored, run_dir: str | Path, split: str, corpus: str
     return plot_class_average_precision(scored, path, split)
 
 
-def plot_ensemble_confusion(result: EnsembleResult, out_dir: str | Path) -> Path:
-    """``confusion.png`` beside an ensemble's ``metrics.json``."""
-    return plot_scored_confusion(result, Path(out_dir) / CONFUSION_FILE, f"ensemble ({result.method})")
+def plot_ensemble_confusion(result: EnsembleResult, out_dir: str | Path, stage: str = "ensemble") -> Path:
+    """``confusion.png`` beside an ensemble's ``metrics.json``, titled ``"<stage> (<method>)"``."""
+    return plot_scored_confusion(result, Path(out_dir) / CONFUSION_FILE, f"{stage} ({result.method})")

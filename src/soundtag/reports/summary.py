@@ -10,20 +10,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from soundtag.config import RecipeConfig
-from soundtag.ensemble import EnsembleResult, RunScores
+from soundtag.ensemble import EnsembleResult, RunScores, top_class_share
 from soundtag.fileio import atomic_write_text
 from soundtag.runs import RunFolder
-from soundtag.training import accuracy, map_at_k
+from soundtag.training import accuracy, map_at_k, top_k
 
 CLEANER_COLUMNS = ("promoted", "promoted_pct", "promoted_precision", "wrong_caught_pct")
 
 
 @dataclass
 class StageScores:
-    """Test scores of one model (with its validation MAP@3) or one ensemble (with its runs and method)."""
+    """Test scores of one model (with its validation MAP@3) or one ensemble (with its runs and method).
+
+    ``map3_se`` is the standard error of the test MAP@3: the standard deviation of the clips' AP@3
+    over the square root of their number. A model also records its best epoch of ``epochs`` run,
+    and why it looks collapsed (``collapsed``, in words); both record the class predicted most often
+    and its share of the clips; an ensemble, which runs it ``left_out`` and why.
+    """
 
     map3: float
     accuracy: float
@@ -31,21 +38,51 @@ class StageScores:
     val_map3: float | None = None
     runs: list[str] | None = None
     method: str | None = None
+    map3_se: float | None = None
+    best_epoch: int | None = None
+    epochs: int | None = None
+    top_class: str | None = None
+    top_class_share: float | None = None
+    collapsed: str | None = None
+    left_out: dict[str, str] | None = None
 
     @classmethod
     def of_run(cls, scores: RunScores) -> StageScores:
+        top_class, share = scores.top_class_share()
+        best, epochs = scores.epochs() or (None, None)
         return cls(map_at_k(scores.probabilities, scores.targets, 3), accuracy(scores.probabilities, scores.targets),
-                   len(scores.fnames), val_map3=scores.val_score)
+                   len(scores.fnames), val_map3=scores.val_score,
+                   map3_se=map3_standard_error(scores.probabilities, scores.targets), best_epoch=best, epochs=epochs,
+                   top_class=top_class, top_class_share=share, collapsed=scores.collapse_reason())
 
     @classmethod
     def of_ensemble(cls, result: EnsembleResult) -> StageScores:
         metrics = result.metrics()
-        return cls(metrics["map3"], metrics["accuracy"], metrics["n_clips"], runs=result.runs, method=result.method)
+        top_class, share = top_class_share(result.probabilities, result.labels)
+        return cls(metrics["map3"], metrics["accuracy"], metrics["n_clips"], runs=result.runs, method=result.method,
+                   map3_se=map3_standard_error(result.probabilities, result.targets), top_class=top_class,
+                   top_class_share=share, left_out=result.left_out or None)
 
     def to_dict(self) -> dict[str, Any]:
-        optional = {"val_map3": self.val_map3, "runs": self.runs, "method": self.method}
+        optional = {"val_map3": self.val_map3, "runs": self.runs, "method": self.method, "map3_se": self.map3_se,
+                    "best_epoch": self.best_epoch, "epochs": self.epochs, "top_class": self.top_class,
+                    "top_class_share": self.top_class_share, "collapsed": self.collapsed, "left_out": self.left_out}
         return {"map3": self.map3, "accuracy": self.accuracy, "n_clips": self.n_clips,
                 **{key: value for key, value in optional.items() if value is not None}}
+
+
+def map3_standard_error(probabilities: np.ndarray, targets: np.ndarray) -> float:
+    """Standard error of MAP@3 over these clips: std of the per-clip AP@3 (1, 1/2, 1/3 or 0) / sqrt(n).
+
+    >>> round(map3_standard_error(np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([0, 1])), 3)
+    0.25
+    """
+    n = len(targets)
+    if n < 2:
+        return 0.0
+    ranked = top_k(probabilities, 3)
+    per_clip = ((ranked == np.asarray(targets)[:, None]) / np.arange(1, ranked.shape[1] + 1)).sum(axis=1)
+    return float(per_clip.std(ddof=1) / np.sqrt(n))
 
 
 @dataclass

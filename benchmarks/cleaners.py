@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import append_section, section_header
+from benchmarks.common import BENCH_DIR, append_section, section_header
 from soundtag.config import CleanConfig, choices, load_config
 from soundtag.labels.cleaning import spreading_embeddings
 from soundtag.labels.confident import label_issues, out_of_fold_probabilities
@@ -59,7 +59,7 @@ def measure(seeds: list[int], cache_dir: str) -> tuple[pd.DataFrame, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[2018, 2019, 2020])
-    parser.add_argument("--cache-dir", default="/tmp/soundtag-bench/cache")
+    parser.add_argument("--cache-dir", default=str(BENCH_DIR / "cache"))
     parser.add_argument("--append", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(argv)
     frame, corpus = measure(args.seeds, args.cache_dir)

@@ -7,7 +7,11 @@ import datetime as dt
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
+
+BENCH_DIR = Path(tempfile.gettempdir()) / "soundtag-bench"
+"""Where benchmarks keep corpora, caches and runs they make (outside the repository)."""
 
 
 def machine_line() -> str:
@@ -43,7 +47,7 @@ def library_versions() -> str:
 def section_header(title: str) -> str:
     """Markdown heading with date, machine, command and versions."""
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    command = " ".join(["python"] + sys.argv)
+    command = " ".join(["python", "-m", f"benchmarks.{Path(sys.argv[0]).stem}", *sys.argv[1:]])
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"\n## {title} — {now}\n\n- machine: {machine_line()}\n- command: `{command}`\n"
             f"- libraries: {library_versions()}\n- load average at the end (1/5/15 min): {load}\n")
@@ -63,7 +67,7 @@ def experiment_parser(description: str, config: Path, out: str) -> argparse.Argu
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", default=str(config))
     parser.add_argument("--out", default=out)
-    parser.add_argument("--cache-dir", default="/tmp/soundtag-bench/cache")
+    parser.add_argument("--cache-dir", default=str(BENCH_DIR / "cache"))
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--append", metavar="RESULTS_MD")
     return parser

@@ -3,7 +3,11 @@
 same 5 clips per class; test MAP@3 on those 9 classes, over several draws of the 5 clips.
 
     python -m benchmarks.finetune [--draws 3] [--source-epochs 60] [--target-epochs 40]
-                                  [--out /tmp/soundtag-bench/finetune] [--append benchmarks/RESULTS.md]
+                                  [--tune-set key=value ...] [--out DIR]
+                                  [--append benchmarks/RESULTS.md]
+
+``--tune-set`` changes the fine-tuned arm only (e.g. ``train.freeze_blocks=2``, ``train.lr=0.0003``);
+its runs go to folders of their own, so several variants share the source run and the scratch runs.
 
 Everything goes through the real CLI (``soundtag train``, ``train --init-from``, ``evaluate --json``)
 with ``configs/fsd-mini.yaml``. The two corpora are built as FSDKaggle2018 layouts of symbolic links
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import append_section, section_header
+from benchmarks.common import BENCH_DIR, append_section, section_header
 
 ROOT = Path(__file__).resolve().parents[1]
 FSD_MINI = ROOT.parent / "shared" / "datasets" / "fsd-mini"
@@ -75,10 +79,11 @@ def soundtag(*args: object) -> str:
     return proc.stdout
 
 
-def train_and_score(out: Path, corpus: Path, epochs: int, cache: Path, init_from: Path | None = None) -> dict:
+def train_and_score(out: Path, corpus: Path, epochs: int, cache: Path, init_from: Path | None = None,
+                    overrides: tuple[str, ...] = ()) -> dict:
     """Train (or fine-tune) one run and return its test metrics and training seconds."""
     start = time.perf_counter()
-    extra = ["--init-from", init_from] if init_from else []
+    extra = (["--init-from", init_from] if init_from else []) + [a for o in overrides for a in ("--set", o)]
     soundtag("train", CONFIG, "--corpus", corpus, "--cache-dir", cache, "--out", out, "--quiet",
              "--set", f"train.epochs={epochs}", "--set", f"train.patience={epochs}", *extra)
     metrics = json.loads(soundtag("evaluate", out, "--json", "--quiet", "--cache-dir", cache))
@@ -97,7 +102,9 @@ def run(args: argparse.Namespace) -> str:
         target = write_corpus(out / f"corpus-other-{draw}", few_shot_rows(train, draw),
                               [r for r in test if r["label"] in OTHER])
         scratch = train_and_score(out / "runs" / f"scratch-{draw}", target, args.target_epochs, cache)
-        tuned = train_and_score(out / "runs" / f"finetuned-{draw}", target, args.target_epochs, cache, source_run)
+        variant = "-".join(o.replace("train.", "").replace("=", "") for o in args.tune_set)
+        tuned = train_and_score(out / "runs" / f"finetuned-{draw}{'-' + variant if variant else ''}", target,
+                                args.target_epochs, cache, source_run, tuple(args.tune_set))
         rows.append((draw, scratch, tuned))
     return report(args, source_metrics, rows)
 
@@ -113,7 +120,9 @@ def report(args: argparse.Namespace, source: dict, rows: list[tuple[int, dict, d
              f"budget), test MAP@3 {source['map3']:.4f} on their {source['n_clips']} test clips. Each draw takes "
              f"{SHOTS} verified train clips of each of the 9 other classes (seed = draw) and trains "
              f"`configs/fsd-mini.yaml` for {args.target_epochs} epochs from scratch and with "
-             "`--init-from` the source run; both are scored on the 9 classes' test clips.\n",
+             "`--init-from` the source run"
+             + (f" (fine-tuned arm also `{' '.join(args.tune_set)}`)" if args.tune_set else "")
+             + "; both are scored on the 9 classes' test clips.\n",
              "| draw | test clips | from scratch MAP@3 | fine-tuned MAP@3 | gain | scratch s | fine-tuned s |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {d} | {s['n_clips']} | {s['map3']:.4f} | {t['map3']:.4f} | {t['map3'] - s['map3']:+.4f} | "
@@ -129,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--source-epochs", type=int, default=60)
     parser.add_argument("--target-epochs", type=int, default=40)
-    parser.add_argument("--out", default="/tmp/soundtag-bench/finetune")
+    parser.add_argument("--tune-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for the fine-tuned runs only")
+    parser.add_argument("--out", default=str(BENCH_DIR / "finetune"))
     parser.add_argument("--append", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(argv)
     text = run(args)

@@ -2,7 +2,7 @@
 thresholds chosen on validation clips) against a one-vs-rest logistic regression on per-clip MFCC
 mean/std, on the same train/test soundscapes.
 
-    python -m benchmarks.multilabel [--train 600 --test 150] [--out /tmp/soundtag-bench/multilabel]
+    python -m benchmarks.multilabel [--train 600 --test 150] [--out DIR]
                                     [--set key=value ...] [--append benchmarks/RESULTS.md]
 
 The soundscapes are generated on demand (``scripts/make_soundscapes.py``, seed 0) into ``OUT/corpus``
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import append_section, section_header
+from benchmarks.common import BENCH_DIR, append_section, section_header
 
 ROOT = Path(__file__).resolve().parents[1]
 FSD_MINI = ROOT.parent / "shared" / "datasets" / "fsd-mini"
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=int, default=600)
     parser.add_argument("--test", type=int, default=150)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/soundtag-bench/multilabel"))
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "multilabel")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--append", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(argv)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import append_section, experiment_parser, section_header
+from benchmarks.common import BENCH_DIR, append_section, experiment_parser, section_header
 from soundtag.config import load_config
 from soundtag.experiment import run_experiment
 from soundtag.reports import ExperimentSummary
@@ -59,7 +59,7 @@ def targets(summary: ExperimentSummary, spreading: pd.DataFrame, embedding: str,
 
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
-    parser = experiment_parser(__doc__.splitlines()[0], root / "configs" / "experiment-fsd-mini.yaml", "/tmp/soundtag-bench/noisy-labels")
+    parser = experiment_parser(__doc__.splitlines()[0], root / "configs" / "experiment-fsd-mini.yaml", str(BENCH_DIR / "noisy-labels"))
     args = parser.parse_args()
     config = load_config(args.config, [f"data.cache_dir={args.cache_dir}", *args.overrides])
     start = time.perf_counter()

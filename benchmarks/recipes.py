@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import append_section, experiment_parser, section_header
+from benchmarks.common import BENCH_DIR, append_section, experiment_parser, section_header
 from soundtag.config import load_config
 from soundtag.experiment import run_experiment
 from soundtag.reports import ExperimentSummary, training_minutes
@@ -104,7 +104,7 @@ def ablation(config: Path, corpus: Path, cache_dir: str, work: Path) -> pd.DataF
 
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
-    parser = experiment_parser(__doc__.splitlines()[0], root / "configs" / "recipe-best.yaml", "/tmp/soundtag-bench/recipes")
+    parser = experiment_parser(__doc__.splitlines()[0], root / "configs" / "recipe-best.yaml", str(BENCH_DIR / "recipes"))
     parser.add_argument("--ablation", action="store_true", help="single-model ablation of configs/fsd-mini.yaml")
     args = parser.parse_args()
     if args.ablation:

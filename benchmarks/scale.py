@@ -6,7 +6,7 @@ sees new files), then measures wall time and the peak RSS of the largest process
 with 1 and 2 processes (``torchrun --nproc_per_node 2 -m soundtag tag`` shards automatically).
 
     python -m benchmarks.scale [--source ../shared/datasets/fsd-mini] [--factors 1 4 16]
-                               [--work-dir /tmp/soundtag-bench/scale] [--append benchmarks/RESULTS.md]
+                               [--work-dir DIR] [--append benchmarks/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import append_section, section_header
+from benchmarks.common import BENCH_DIR, append_section, section_header
 
 ROOT = Path(__file__).resolve().parents[1]
 PEAK_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
@@ -66,7 +66,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "datasets" / "fsd-mini")
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/soundtag-bench/scale"))
+    parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / "scale")
     parser.add_argument("--append", type=Path)
     args = parser.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ def soundscapes(out: Path, train: int, test: int) -> Path:
     """The manifest of the benchmark's soundscapes, made once."""
     manifest = out / "corpus" / "manifest.csv"
     if not manifest.is_file():
+        shutil.rmtree(out / "corpus", ignore_errors=True)  # a generation that was cut short: start it over
         sys.path.insert(0, str(ROOT / "scripts"))
         from make_soundscapes import main as make
 

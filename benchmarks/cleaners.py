@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import BENCH_DIR, append_section, section_header
+from benchmarks.common import BENCH_DIR, publish, section_header
 from soundtag.config import CleanConfig, choices, load_config
 from soundtag.labels.cleaning import spreading_embeddings
 from soundtag.labels.confident import label_issues, out_of_fold_probabilities
@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                            "(benchmarks/cleaners.py)")
             + f"\n{corpus}; means over seeds {', '.join(map(str, args.seeds))} (out-of-fold folds and PCA):\n\n"
             + mean.to_markdown(index=False) + "\n")
-    print(text)
-    if args.append:
-        append_section(args.append, text)
+    publish(text, args.append)
     return 0
 
 

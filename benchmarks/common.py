@@ -61,6 +61,13 @@ def append_section(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def publish(text: str, append: Path | None) -> None:
+    """Print a benchmark's results section and, with ``--append FILE``, add it to the results file."""
+    print(text)
+    if append:
+        append_section(Path(append), text)
+
+
 def experiment_parser(description: str, config: Path, out: str) -> argparse.ArgumentParser:
     """Arguments of a benchmark that runs ``soundtag experiment``: config, output and cache folders,
     ``--set`` overrides and the results file to append to."""

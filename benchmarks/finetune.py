@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import BENCH_DIR, append_section, section_header
+from benchmarks.common import BENCH_DIR, publish, section_header
 
 ROOT = Path(__file__).resolve().parents[1]
 FSD_MINI = ROOT.parent / "shared" / "datasets" / "fsd-mini"
@@ -144,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(argv)
     text = run(args)
-    print(text)
-    if args.append:
-        append_section(args.append, text)
+    publish(text, args.append)
     return 0
 
 

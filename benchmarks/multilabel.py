@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import BENCH_DIR, append_section, section_header
+from benchmarks.common import BENCH_DIR, publish, section_header
 
 ROOT = Path(__file__).resolve().parents[1]
 FSD_MINI = ROOT.parent / "shared" / "datasets" / "fsd-mini"
@@ -144,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.out / "cache"
     manifest = soundscapes(args.out, args.train, args.test)
     text = report(args, cnn(manifest, args.out, cache, args.overrides), reference(manifest, cache))
-    print(text)
-    if args.append:
-        append_section(args.append, text)
+    publish(text, args.append)
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import BENCH_DIR, append_section, section_header
+from benchmarks.common import BENCH_DIR, publish, section_header
 
 ROOT = Path(__file__).resolve().parents[1]
 PEAK_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
@@ -115,9 +115,7 @@ def main() -> int:
               "cold feature cache per corpus; wall times include process start-up\n\n"
             + frame.to_markdown(index=False) + "\n\nTagging the 1x corpus's train audio (start-up included):\n\n"
             + tag_frame.to_markdown(index=False) + "\n")
-    print(text)
-    if args.append:
-        append_section(args.append, text)
+    publish(text, args.append)
     return 0
 
 

@@ -20,7 +20,7 @@ Writes into OUT:
 
 Usage (from the repository root)::
 
-    python scripts/make_soundscapes.py ../shared/datasets/fsd-mini /tmp/soundscapes --train 600 --test 150
+    python scripts/make_soundscapes.py ../shared/datasets/fsd-mini runs/soundscapes-corpus --train 600 --test 150
 
 The same arguments always give the same soundscapes (every draw comes from ``--seed``).
 """

@@ -576,21 +576,21 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
-class ConfigLoader(yaml.SafeLoader):
+class ConfigSafeLoader(yaml.SafeLoader):
     """PyYAML's safe loader, except that ``1e-3`` and ``5E+4`` are floats (YAML 1.2) rather than the
     strings YAML 1.1 makes of exponents without a dot, and that only ``true`` and ``false`` are
     booleans (YAML 1.2): ``yes``, ``no``, ``on`` and ``off`` stay words (``train.multi_label: no``).
     """
 
 
-ConfigLoader.yaml_implicit_resolvers = {
+ConfigSafeLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers
             if tag not in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-ConfigLoader.add_implicit_resolver(
+ConfigSafeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-ConfigLoader.add_implicit_resolver(
+ConfigSafeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
@@ -608,7 +608,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key=value, got {text!r}")
     try:
-        value = yaml.load(raw, Loader=ConfigLoader) if raw.strip() else None
+        value = yaml.load(raw, Loader=ConfigSafeLoader) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return key.strip().split("."), value
@@ -659,7 +659,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
     try:
-        data = yaml.load(text, Loader=ConfigLoader)
+        data = yaml.load(text, Loader=ConfigSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

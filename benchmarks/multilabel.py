@@ -96,6 +96,7 @@ def cnn(manifest: Path, out: Path, cache: Path, overrides: list[str]) -> dict:
     """Train, evaluate and tag with ``configs/soundscapes.yaml``; metrics plus the share of event-free
     test soundscapes that got no tag."""
     from soundtag.data import read_corpus
+    from soundtag.inference.shards import is_provenance
 
     run = out / "run"
     start = time.perf_counter()
@@ -106,7 +107,8 @@ def cnn(manifest: Path, out: Path, cache: Path, overrides: list[str]) -> dict:
     tags = out / "test-tags.jsonl"
     test = read_corpus(manifest).test
     soundtag("tag", run, *[c.path for c in test], "--format", "jsonl", "-o", tags, "--quiet")
-    tagged = {Path(r["file"]).name: r.get("tags", []) for r in map(json.loads, tags.read_text().splitlines())}
+    records = [json.loads(line) for line in tags.read_text().splitlines()]
+    tagged = {Path(r["file"]).name: r.get("tags", []) for r in records if not is_provenance(r)}
     empty = [c for c in test if not c.labels]
     quiet = sum(1 for c in empty if not tagged.get(c.path.name))
     return {**metrics, "empty_without_tags": quiet / len(empty) if empty else float("nan"),

@@ -50,3 +50,15 @@ def test_a_title_names_the_stage_in_every_panel(tmp_path, drawn):
     plots.plot_training_curves(write_metrics(tmp_path / "metrics.csv", 1), tmp_path / "curves.png", "promoted")
     (figure,) = drawn
     assert [ax.get_title() for ax in figure.axes] == ["promoted: loss", "promoted: accuracy and MAP@3"]
+
+
+def test_drawing_never_chooses_a_backend_for_the_host_program(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('pdf'); from soundtag.reports import plots; "
+            f"plots.plot_training_curves({str(write_metrics(tmp_path / 'm.csv', 2))!r}, {str(tmp_path / 'c.png')!r}); "
+            "import sys; print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["pdf", "False"]
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from soundtag.fileio import atomic_write  # noqa: E402
-from soundtag.runs import RunFolder  # noqa: E402
+from soundtag.fileio import atomic_write
+from soundtag.runs import RunFolder
 
 
-def save_figure(fig: plt.Figure, path: str | Path) -> None:
-    """Save ``fig`` as PNG at ``path`` atomically and close it."""
+def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure of its own and its axes, as ``pyplot.subplots`` gives them, without pyplot: no GUI
+    backend is chosen or switched (a notebook that imports soundtag keeps its own)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
+    """Save ``fig`` as PNG at ``path`` atomically."""
     with atomic_write(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_run_curves(run_dir: str | Path, title: str | None = None) -> Path:
@@ -37,7 +43,7 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path, title: str |
     heading = (lambda text: f"{title}: {text}") if title else (lambda text: text)
     frame = pd.read_csv(metrics_csv)
     scores = [c for c in ("train_acc", "val_acc", "val_map3", "val_lwlrap", "val_map") if c in frame.columns]
-    fig, axes = plt.subplots(1, 2 if scores else 1, figsize=(10 if scores else 5, 3.6), squeeze=False)
+    fig, axes = subplots(1, 2 if scores else 1, figsize=(10 if scores else 5, 3.6), squeeze=False)
     for column in ("loss", "val_loss"):
         if column in frame.columns:
             axes[0, 0].plot(frame["epoch"], frame[column], marker=".", label=column.replace("_", " "))
@@ -61,7 +67,7 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path, title: str |
 def plot_confusion(matrix: np.ndarray, labels: list[str], path: str | Path, title: str = "confusion") -> None:
     """Row-normalised confusion matrix with counts in the cells."""
     size = max(4.0, 0.38 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = subplots(figsize=(size, size))
     rows = matrix.sum(axis=1, keepdims=True)
     norm = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
@@ -81,7 +87,7 @@ def plot_reconstructions(originals: list[np.ndarray], reconstructions: list[np.n
                          path: str | Path) -> None:
     """Originals on the top row over their autoencoder reconstructions on the bottom row."""
     n = len(originals)
-    fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 4.4), squeeze=False)
+    fig, axes = subplots(2, n, figsize=(2.6 * n, 4.4), squeeze=False)
     for i, (original, recon, title) in enumerate(zip(originals, reconstructions, titles)):
         low, high = float(original.min()), float(original.max())
         for row, image in ((0, original), (1, recon)):
@@ -101,8 +107,8 @@ def plot_tsne_panels(coords: np.ndarray, labels: np.ndarray, path: str | Path, t
     """
     classes = sorted(set(labels.tolist()))
     panels = [classes[i : i + per_panel] for i in range(0, len(classes), per_panel)] or [[]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
-    colours = plt.get_cmap("tab20").colors
+    fig, axes = subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    colours = matplotlib.colormaps["tab20"].colors
     for ax, panel in zip(axes[0], panels):
         ax.scatter(coords[:, 0], coords[:, 1], s=4, color="0.85")
         for k, label in enumerate(panel):
@@ -121,7 +127,7 @@ def plot_filters(weights: np.ndarray, path: str | Path, title: str = "first-laye
     n = len(kernels)
     cols = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, kernel in zip(axes.flat, kernels):
@@ -138,7 +144,7 @@ def plot_activations(features: np.ndarray, maps: np.ndarray, path: str | Path, t
     maps = maps[:most]
     cols = 4
     rows = int(np.ceil((len(maps) + 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.0 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.0 * cols, 2.0 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     axes.flat[0].imshow(features, origin="lower", aspect="auto", cmap="magma")
@@ -152,7 +158,7 @@ def plot_activations(features: np.ndarray, maps: np.ndarray, path: str | Path, t
 
 def plot_rounds(table: pd.DataFrame, path: str | Path) -> None:
     """Self-training: clips used and validation scores per round."""
-    fig, left = plt.subplots(figsize=(6, 3.4))
+    fig, left = subplots(figsize=(6, 3.4))
     left.bar(table["round"], table["clips_used"], color="0.8", label="clips used")
     left.set_xlabel("round")
     left.set_ylabel("clips used")

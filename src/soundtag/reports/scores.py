@@ -11,7 +11,7 @@ import numpy as np
 
 from soundtag.ensemble import EnsembleResult
 from soundtag.runs import RunFolder
-from soundtag.reports.plots import plot_confusion, save_figure
+from soundtag.reports.plots import plot_confusion, save_figure, subplots
 from soundtag.training import accuracy, confusion, lwlrap, map_at_k, mean_average_precision, per_class_average_precision
 
 CONFUSION_FILE = "confusion.png"
@@ -39,11 +39,9 @@ def plot_scored_confusion(scored: Scored, path: str | Path, heading: str) -> Pat
 def plot_class_average_precision(scored: Scored, path: str | Path, heading: str) -> Path:
     """Horizontal bars of each class's average precision (classes no clip holds are listed without a
     bar), titled ``heading: lwlrap L, mAP M``; ``scored.targets`` is a (clips, classes) 0/1 matrix."""
-    import matplotlib.pyplot as plt
-
     probs, truth = scored.probabilities, scored.targets
     ap = per_class_average_precision(probs, truth)
-    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.22 * len(scored.labels) + 1)))
+    fig, ax = subplots(figsize=(6, max(2.5, 0.22 * len(scored.labels) + 1)))
     rows = np.arange(len(scored.labels))
     ax.barh(rows, np.nan_to_num(ap), color="tab:blue")
     ax.set_yticks(rows, [label if np.isfinite(v) else f"{label} (no clip)" for label, v in zip(scored.labels, ap)],

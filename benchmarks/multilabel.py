@@ -43,10 +43,10 @@ def soundscapes(out: Path, train: int, test: int) -> Path:
     manifest = out / "corpus" / "manifest.csv"
     if not manifest.is_file():
         shutil.rmtree(out / "corpus", ignore_errors=True)  # a generation that was cut short: start it over
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from make_soundscapes import main as make
-
-        if make([str(FSD_MINI), str(out / "corpus"), "--train", str(train), "--test", str(test)]) != 0:
+        script = ROOT / "scripts" / "make_soundscapes.py"
+        made = subprocess.run([sys.executable, str(script), str(FSD_MINI), str(out / "corpus"), "--train", str(train),
+                               "--test", str(test)])
+        if made.returncode != 0:
             raise SystemExit("could not make the soundscapes")
     return manifest
 

@@ -93,3 +93,20 @@ def documented_shape(config, n: int) -> tuple[int, int]:
     if isinstance(config, MfccConfig):
         return (config.n_mfcc * (1 + config.deltas), frames)
     return (config.n_mels, frames)
+
+
+def make_soundscapes(out: Path, *args: str) -> Path:
+    """Run ``scripts/make_soundscapes.py`` on the demo corpus into ``out`` (``args``: its options) and
+    return ``out``; the script is loaded from its file, as it is no package module."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("make_soundscapes", REPO_ROOT / "scripts" / "make_soundscapes.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    assert module.main([str(DEMO), str(out), *args]) == 0
+    return out

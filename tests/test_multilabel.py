@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,7 @@ from soundtag.runs import THRESHOLDS_FILE, RunFolder
 from soundtag.training import choose_thresholds, f1_scores, load_checkpoint, lwlrap, start_run
 from soundtag.training.metrics import THRESHOLD_GRID
 from soundtag.training.trainer import MULTI_LABEL_COLUMNS
-from tests.helpers import DEMO, REPO_ROOT, read_rows
+from tests.helpers import DEMO, REPO_ROOT, make_soundscapes, read_rows
 from tests.training.tiny_run import TINY, shared_cache_dir, single_thread_torch, tiny_config
 
 SR = 32000
@@ -231,15 +230,10 @@ def test_gce_is_refused_for_a_multi_label_run(feature_cache_dir, corpus_csv, tmp
 
 
 @pytest.mark.e2e
-def test_soundscapes_train_evaluate_and_tag_from_the_command_line(tmp_path, feature_cache_dir, capsys, monkeypatch):
+def test_soundscapes_train_evaluate_and_tag_from_the_command_line(tmp_path, feature_cache_dir, capsys):
     """A tiny soundscape manifest made by scripts/make_soundscapes.py: train 2 epochs, evaluate --json,
     tag: every file gets a list of tags (possibly empty), each label at or above its threshold."""
-    spec = importlib.util.spec_from_file_location("make_soundscapes", REPO_ROOT / "scripts" / "make_soundscapes.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    scapes = tmp_path / "scapes"
-    assert module.main([str(DEMO), str(scapes), "--train", "16", "--test", "6", "--seconds", "3"]) == 0
+    scapes = make_soundscapes(tmp_path / "scapes", "--train", "16", "--test", "6", "--seconds", "3")
     capsys.readouterr()
     run_dir = tmp_path / "run"
     sets = [item for pair in zip(["--set"] * len(TINY), TINY) for item in pair]

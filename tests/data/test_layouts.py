@@ -5,9 +5,7 @@ the drawn test split, the multi-label data model, and what single-label stages d
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +31,7 @@ from soundtag.data import (
 from soundtag.data.layouts import BACKGROUND_FOLDER, detect_layout
 from soundtag.data.splits import TEST_FRACTION, draw_test_split, held_out_count
 from soundtag.errors import CorpusError, SoundtagError
-from tests.helpers import DEMO, REPO_ROOT, read_rows, sine, write_rows
+from tests.helpers import DEMO, REPO_ROOT, make_soundscapes, read_rows, sine, write_rows
 
 
 def tone(path: Path, freq: float = 440.0) -> Path:
@@ -285,17 +283,8 @@ def test_a_manifest_naming_one_file_twice_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def soundscapes(tmp_path_factory) -> Path:
     """A tiny soundscape set made by scripts/make_soundscapes.py from the demo corpus."""
-    spec = importlib.util.spec_from_file_location("make_soundscapes", REPO_ROOT / "scripts" / "make_soundscapes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    out = tmp_path_factory.mktemp("soundscapes") / "set"
-    assert module.main([str(DEMO), str(out), "--train", "6", "--test", "3", "--seconds", "2",
-                        "--sample-rate", "16000"]) == 0
-    return out
+    return make_soundscapes(tmp_path_factory.mktemp("soundscapes") / "set", "--train", "6", "--test", "3",
+                            "--seconds", "2", "--sample-rate", "16000")
 
 
 def test_the_soundscapes_script_writes_a_manifest_soundtag_reads(soundscapes, demo_root):

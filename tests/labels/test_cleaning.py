@@ -7,8 +7,6 @@ trusted clips. The last test drives ``soundtag spread --method confident`` on so
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -24,7 +22,7 @@ from soundtag.labels.autoencoder import LATENTS_FILE, Latents
 from soundtag.labels.confident import label_set_array
 from soundtag.runs import RunFolder
 from soundtag.training import start_run
-from tests.helpers import DEMO, REPO_ROOT, read_rows
+from tests.helpers import REPO_ROOT, make_soundscapes, read_rows
 from tests.training.tiny_run import shared_cache_dir, single_thread_torch, tiny_config
 
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
@@ -95,16 +93,8 @@ def test_label_spreading_of_label_sets_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def soundscapes(tmp_path_factory):
     """40 training (27 unverified) and 6 test soundscapes of 2 seconds, made by scripts/make_soundscapes.py."""
-    spec = importlib.util.spec_from_file_location("make_soundscapes", REPO_ROOT / "scripts" / "make_soundscapes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    out = tmp_path_factory.mktemp("soundscapes") / "set"
-    assert module.main([str(DEMO), str(out), "--train", "40", "--test", "6", "--seconds", "2",
-                        "--sample-rate", "16000"]) == 0
+    out = make_soundscapes(tmp_path_factory.mktemp("soundscapes") / "set", "--train", "40", "--test", "6",
+                           "--seconds", "2", "--sample-rate", "16000")
     return out / "manifest.csv"
 
 

@@ -172,3 +172,26 @@ def test_framed_power_equals_torch_stft_across_frame_blocks(win_length):
     spec = torch.stft(waveforms, 1024, 320, win_length, window, center=True, pad_mode="constant", return_complex=True)
     assert ours.shape == spec.shape
     torch.testing.assert_close(ours, spec.abs().square(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("win_length", [None, 800])
+def test_dft_power_as_a_convolution_equals_torch_stft(win_length):
+    """The formulation an exported graph uses (a strided convolution with the windowed DFT basis)
+    gives the same power spectrum as torch.stft, frame-major."""
+    waveforms = torch.randn(2, 32000)
+    window = torch.hann_window(win_length or 1024)
+    if win_length:
+        window = torch.nn.functional.pad(window, ((1024 - win_length) // 2, (1024 - win_length + 1) // 2))
+    ours = Fn.dft_power(waveforms, 1024, 640, window).transpose(-1, -2)
+    spec = torch.stft(waveforms, 1024, 640, window=window, center=True, pad_mode="constant", return_complex=True)
+    torch.testing.assert_close(ours, spec.abs().square(), rtol=1e-4, atol=1e-3)
+
+
+def test_dft_basis_rows_are_the_windowed_cosines_and_sines():
+    window = torch.hann_window(16, dtype=torch.float64)
+    basis = Fn.dft_basis(window).squeeze(1)
+    assert basis.shape == (2 * 9, 16)
+    frame = torch.randn(16, dtype=torch.float64)
+    spec = torch.fft.rfft(frame * window)
+    torch.testing.assert_close(basis[:9] @ frame, spec.real)
+    torch.testing.assert_close(basis[9:] @ frame, spec.imag)

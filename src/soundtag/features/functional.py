@@ -35,27 +35,51 @@ def power_blocks(
     pad_mode="constant")``.
 
     On CPU in eager mode, ``rfft`` of windowed frames in cache-sized blocks, frame-major so the
-    power and mel steps are contiguous; elsewhere (GPU, a traced or exported graph, which must not
-    bake a length-dependent loop into itself) one ``torch.stft`` call.
+    power and mel steps are contiguous; on a GPU one ``torch.stft`` call; in a traced or exported
+    graph (which must not bake a length-dependent loop into itself) a convolution with the windowed
+    DFT basis (:func:`dft_power`), which exports to one plain Conv where ``torch.stft`` becomes a slow
+    ONNX STFT.
     """
     win_length = win_length or n_fft
     if window is None:
         window = torch.hann_window(win_length, periodic=True, dtype=waveforms.dtype, device=waveforms.device)
-    tracing = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting()
-    if waveforms.device.type != "cpu" or tracing:
-        spec = torch.stft(waveforms, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
-                          center=True, pad_mode="constant", return_complex=True)
-        yield (spec.real.square() + spec.imag.square()).transpose(-1, -2)
-        return
     if win_length < n_fft:  # centred in the frame, as torch.stft and librosa do
         left = (n_fft - win_length) // 2
         window = F.pad(window, (left, n_fft - win_length - left))
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        yield dft_power(waveforms, n_fft, hop_length, window)
+        return
+    if waveforms.device.type != "cpu":
+        spec = torch.stft(waveforms, n_fft=n_fft, hop_length=hop_length, window=window,
+                          center=True, pad_mode="constant", return_complex=True)
+        yield (spec.real.square() + spec.imag.square()).transpose(-1, -2)
+        return
     frames = F.pad(waveforms, (n_fft // 2, n_fft // 2)).unfold(-1, n_fft, hop_length)
     step = max(1, FRAME_BLOCK // max(1, frames.shape[0]))
     for start in range(0, frames.shape[-2], step):
         spec = torch.fft.rfft(frames[..., start : start + step, :] * window, dim=-1)
         parts = torch.view_as_real(spec).square_()  # contiguous; 30 % faster than real.square() + imag.square()
         yield parts[..., 0] + parts[..., 1]
+
+
+def dft_basis(window: torch.Tensor) -> torch.Tensor:
+    """(2 * bins, 1, n_fft) convolution kernels: the real then the imaginary part of the DFT of a frame
+    multiplied by ``window`` (n_fft samples), for bins 0 .. n_fft // 2."""
+    n_fft = window.shape[-1]
+    bins = torch.arange(n_fft // 2 + 1, dtype=torch.float64, device=window.device)
+    times = torch.arange(n_fft, dtype=torch.float64, device=window.device)
+    phase = 2 * math.pi * torch.outer(bins, times) / n_fft
+    basis = torch.cat([torch.cos(phase), -torch.sin(phase)]) * window.double()
+    return basis.to(window.dtype).unsqueeze(1)
+
+
+def dft_power(waveforms: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor) -> torch.Tensor:
+    """|STFT|**2, (batch, frames, n_fft // 2 + 1), of centred zero-padded frames as one strided
+    convolution with :func:`dft_basis`: the formulation an exported graph runs fastest."""
+    padded = F.pad(waveforms.unsqueeze(1), (n_fft // 2, n_fft // 2))
+    spec = F.conv1d(padded, dft_basis(window), stride=hop_length)
+    real, imag = spec.chunk(2, dim=1)
+    return (real.square() + imag.square()).transpose(-1, -2)
 
 
 def framed_power(

@@ -124,7 +124,8 @@ def _run_stages(config: RunConfig, out_dir: Path, progress: bool, origin: str | 
     summary = ExperimentSummary(stages, timings, config.clean.groups, config.clean.embedding,
                                 spreading_summary(compare, reference), recipes, cleaners)
     summary.write(out_dir / "summary.json")
-    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference, config.data.corpus, origin)
+    write_experiment_report(out_dir, summary, compare, rounds.table, run_dirs, reference, config.data.corpus, origin,
+                            config.data.reviewed)
     return summary
 
 

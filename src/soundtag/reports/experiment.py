@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from soundtag.data import read_corpus
+from soundtag.data.reviewed import count_review
 from soundtag.runs import RunFolder
 from soundtag.reports.html import Section, Table, write_report
 from soundtag.reports.summary import ExperimentSummary, StageScores
@@ -22,10 +24,11 @@ REPEATED = ["clips", "verified", "verified_pct", "verified_after", "wrong_labels
 
 def write_experiment_report(out_dir: Path, summary: ExperimentSummary, compare: pd.DataFrame, rounds: pd.DataFrame,
                             run_dirs: dict[str, Path], reference: pd.DataFrame | None = None,
-                            corpus: str | None = None, origin: str | None = None) -> None:
+                            corpus: str | None = None, origin: str | None = None, reviewed: str | None = None
+                            ) -> None:
     """Write ``out_dir/report.html`` from the summary, the schemes compared, the self-training rounds
-    and the pictures the stages left in ``out_dir`` and in the ``run_dirs``; ``corpus`` and ``origin``
-    (the config file and ``--set`` overrides) head the page."""
+    and the pictures the stages left in ``out_dir`` and in the ``run_dirs``; ``corpus``, ``origin``
+    (the config file and ``--set`` overrides) and ``reviewed`` (``data.reviewed``) head the page."""
     scheme = summary.spread_scheme
     group_table = pd.read_csv(out_dir / f"spread-{scheme}" / "groups.csv")
     spreading_notes = [spreading_note(compare, scheme, summary.spread_embedding)]
@@ -52,12 +55,14 @@ def write_experiment_report(out_dir: Path, summary: ExperimentSummary, compare: 
         Section("First-layer filters", [], [], [("promoted: first-layer filters", out_dir / "filters" / "filters.png"),
                                                 ("promoted: activations", out_dir / "filters" / "activations.png")]),
     ]
-    write_report(out_dir / "report.html", "soundtag experiment", sections, report_facts(summary, corpus, origin))
+    facts = report_facts(summary, corpus, origin, reviewed=reviewed)
+    write_report(out_dir / "report.html", "soundtag experiment", sections, facts)
 
 
 def report_facts(summary: ExperimentSummary, corpus: str | None, origin: str | None,
-                 date: datetime.datetime | None = None) -> list[tuple[str, str]]:
-    """The page's header: corpus, config, date, and the test clips with the standard error of MAP@3."""
+                 date: datetime.datetime | None = None, reviewed: str | None = None) -> list[tuple[str, str]]:
+    """The page's header: corpus, config, date, the test clips with the standard error of MAP@3, and with
+    ``reviewed`` (a ``reviewed.csv`` the stages trained with) how many labels a person reviewed and changed."""
     date = date or datetime.datetime.now()
     n_clips = max((s.n_clips for s in summary.stages.values()), default=0)
     errors = [s.map3_se for s in summary.stages.values() if s.map3_se is not None]
@@ -65,7 +70,9 @@ def report_facts(summary: ExperimentSummary, corpus: str | None, origin: str | N
               "(std of the clips' AP@3 / √clips): differences between stages smaller than about twice that "
               "are noise" if errors else "")
     return [("corpus", corpus or "–"), ("config", origin or "config.yaml in this folder"),
-            ("date", date.strftime("%Y-%m-%d %H:%M")), ("test set", f"{n_clips} clips{spread}")]
+            ("date", date.strftime("%Y-%m-%d %H:%M")), ("test set", f"{n_clips} clips{spread}")] + (
+        [("reviewed labels", f"{count_review(read_corpus(corpus), reviewed).describe()} ({reviewed})")]
+        if reviewed and corpus else [])
 
 
 def stage_table(summary: ExperimentSummary) -> Table:

@@ -573,6 +573,14 @@ BAD_VALUES = [
     (["train.augment.gain_db=-3"], "train.augment.gain_db", ">= 0"),
     (["train.augment.mixup_alpha=.nan"], "train.augment.mixup_alpha", ">= 0"),
     (["train.augment.time_masks=-1"], "train.augment.time_masks", ">= 0"),
+    (["train.augment.chain.reverb=1.5"], "train.augment.chain.reverb", "in [0, 1]"),
+    (["train.augment.chain.variants=0"], "train.augment.chain.variants", ">= 1"),
+    (["train.augment.chain.clean_share=1"], "train.augment.chain.clean_share", "in [0, 1)"),
+    (["train.augment.chain.rt60=[0.2, 9]"], "train.augment.chain.rt60[1]", "in [0.05, 3]"),
+    (["train.augment.chain.pitch_semitones=0"], "train.augment.chain.pitch_semitones", "in (0, 12]"),
+    (["train.crop_activity_floor_db=0"], "train.crop_activity_floor_db", "> 0"),
+    (["train.random_crop_share=1.5"], "train.random_crop_share", "in [0, 1]"),
+    (["tag.window_floor_db=-10"], "tag.window_floor_db", "> 0"),
     (["tag.segment=-1"], "tag.segment", "> 0"),
     (["tag.segment=.inf"], "tag.segment", "> 0"),
     (["tag.hop=0"], "tag.hop", "> 0"),
@@ -694,6 +702,10 @@ def test_sections_check_their_fields_when_built_directly():
         (["train.augment.gain_db=6", "features.name=mfcc"],
          ["train.augment.gain_db", "features.name logmel or raw, not mfcc"]),
         (["train.augment.gain_db=6", "features.name=spectrogram"], ["features.name logmel or raw, not spectrogram"]),
+        (["train.crop_activity_floor_db=40", "features.name=mfcc"],
+         ["train.crop_activity_floor_db measures energy on features in dB (features.name logmel), not mfcc"]),
+        (["tag.window_floor_db=20", "features.name=raw", "model.name=cnn1d_raw"],
+         ["tag.window_floor_db", "not raw"]),
         (["model.name=cnn1d_raw"], ["model cnn1d_raw is 1-D", "features.name: raw", "not logmel"]),
         (["features.name=raw"], ["model vgg_small is 2-D and needs spectral features", "features.name: raw"]),
         (["model.name=resnet9000"], ["model.name: unknown model 'resnet9000'", "cnn1d_raw", "vgg_small"]),
@@ -719,6 +731,7 @@ def test_inconsistent_settings_are_refused_at_load(overrides, fragments):
         ["train.augment.gain_db=6", "features.name=raw", "model.name=cnn1d_raw"],  # the waveform: multiplied
         ["audio.sample_rate=16000", "features.fmax=8000"],
         ["recipe.overrides=[train.lr=5e-4, features.name=mfcc]"],
+        ["train.crop_activity_floor_db=40", "train.random_crop_share=0", "tag.window_floor_db=20"],  # logmel
     ],
 )
 def test_consistent_settings_load(overrides):

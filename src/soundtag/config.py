@@ -242,6 +242,9 @@ class DataConfig(Section):
     cache_dir: str | None = None
     num_workers: int = setting(2, NON_NEGATIVE)
     batch_size: int = setting(32, AT_LEAST_ONE)
+    reviewed: str | None = None
+    """A ``reviewed.csv`` of ``soundtag review`` whose decisions training applies to the train clips
+    (:mod:`soundtag.data.reviewed`)."""
 
 
 @dataclass
@@ -255,6 +258,69 @@ class ModelConfig(Section):
     fc_dim: int | None = setting(None, AT_LEAST_ONE)
     dropout: float = setting(0.3, FRACTION)
     pooling: Literal["meanmax", "attention"] = "meanmax"
+    width: float = setting(1.0, POSITIVE)
+    """Width multiplier of the ``mobilenet`` model's channels (1.0: 16 to 160 channels); others ignore it."""
+
+
+@dataclass
+class ChainAugmentConfig(Section):
+    """Augmentation of the recording chain (:mod:`soundtag.data.variants`): ``variants`` copies of each
+    training clip's waveform, each through its own random chain (seeded by ``seed``), are featurised once
+    and cached beside the clean features; each epoch trains a clip on its clean features (probability
+    ``clean_share``) or on one of its variants. An ingredient's value is the probability that a variant
+    gets it, all 0 by default (no variants made); a ``[low, high]`` pair is the range a setting is drawn from.
+    """
+
+    section: ClassVar[str] = "train.augment.chain"
+    variants: int = setting(4, AT_LEAST_ONE)
+    clean_share: float = setting(0.5, FRACTION)
+    seed: int = 0
+    reverb: float = setting(0.0, UNIT)
+    """Room reverberation: one of ``rirs`` simulated shoebox rooms with reverberation time in ``rt60`` (s)."""
+    rt60: list[float] = setting(allowed=Range(0.05, 3.0), factory=lambda: [0.2, 0.8])
+    rirs: int = setting(24, AT_LEAST_ONE)
+    eq: float = setting(0.0, UNIT)
+    """Microphone colouring: a smooth random EQ curve within ±``eq_db``."""
+    eq_db: float = setting(6.0, Range(0, 24, low_open=True))
+    band_limit: float = setting(0.0, UNIT)
+    """Band limits: a high pass with cutoff in ``highpass_hz`` and a low pass with cutoff in ``lowpass_hz``."""
+    highpass_hz: list[float] = setting(allowed=POSITIVE, factory=lambda: [50.0, 400.0])
+    lowpass_hz: list[float] = setting(allowed=POSITIVE, factory=lambda: [3000.0, 12000.0])
+    saturation: float = setting(0.0, UNIT)
+    """Soft clipping: peaks driven up to ``drive_db`` into a tanh."""
+    drive_db: float = setting(12.0, POSITIVE)
+    codec: float = setting(0.0, UNIT)
+    """A lossy round trip, MP3 or Ogg Vorbis, at a compression level in ``codec_compression`` (0: the best
+    quality, 1: the lowest bit rate)."""
+    codec_compression: list[float] = setting(allowed=UNIT, factory=lambda: [0.5, 0.99])
+    noise: float = setting(0.0, UNIT)
+    """Background mixed in at an SNR (dB) in ``snr_db``: the audio of ``noise_folder``, or (null) the corpus's
+    own quiet parts."""
+    snr_db: list[float] = setting(allowed=Range(-20, 100), factory=lambda: [5.0, 30.0])
+    noise_folder: str | None = None
+    pitch: float = setting(0.0, UNIT)
+    """Pitch shift by up to ±``pitch_semitones``, for clips of ``pitched_classes`` (empty: every class)."""
+    pitch_semitones: float = setting(2.0, Range(0, 12, low_open=True))
+    stretch: float = setting(0.0, UNIT)
+    """Time stretch by a rate in 1 ± ``stretch_max``, for clips of ``pitched_classes`` (empty: every class)."""
+    stretch_max: float = setting(0.15, Range(0, 0.5, low_open=True))
+    pitched_classes: list[str] = field(default_factory=list)
+
+    INGREDIENTS: ClassVar[tuple[str, ...]] = ("pitch", "stretch", "reverb", "noise", "eq", "band_limit",
+                                              "saturation", "codec")
+    INTERVALS: ClassVar[tuple[str, ...]] = ("rt60", "highpass_hz", "lowpass_hz", "codec_compression", "snr_db")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in self.INTERVALS:
+            pair = getattr(self, name)
+            if len(pair) != 2 or pair[0] > pair[1]:
+                raise ConfigError(f"{self.section}.{name} must be [low, high] with low <= high, got {pair!r}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any ingredient is on (else no variants are made)."""
+        return any(getattr(self, name) > 0 for name in self.INGREDIENTS)
 
 
 @dataclass
@@ -269,6 +335,7 @@ class AugmentConfig(Section):
     freq_mask_width: int = setting(8, NON_NEGATIVE)
     gain_db: float = setting(0.0, NON_NEGATIVE)
     time_shift: bool = False
+    chain: ChainAugmentConfig = field(default_factory=ChainAugmentConfig)
 
 
 @dataclass
@@ -282,6 +349,12 @@ class TrainConfig(Section):
     weight_decay: float = setting(0.0, NON_NEGATIVE)
     patience: int = setting(8, AT_LEAST_ONE)
     crop_seconds: float = setting(2.0, POSITIVE)
+    crop_activity_floor_db: float | None = setting(None, POSITIVE)
+    """Silence-aware crops: a crop start is drawn in proportion to the crop's activity, the summed dB by
+    which its frames lie above a floor this many dB below the clip's loudest frame
+    (:func:`soundtag.data.activity.activity_crop_offset`); needs features in dB. null: uniform crops."""
+    random_crop_share: float = setting(0.25, UNIT)
+    """With ``crop_activity_floor_db``, the share of crops still drawn uniformly at random (1: as without it)."""
     pad_mode: Literal["repeat", "zeros", "min"] = "repeat"
     labels: Clips = "all"
     extra_labels: str | None = None
@@ -300,13 +373,53 @@ class TrainConfig(Section):
     """A run folder whose ``best.pt`` this run starts from (fine-tuning; :mod:`soundtag.training.finetune`)."""
     freeze_blocks: int = setting(0, NON_NEGATIVE)
     """How many of the first conv blocks do not learn (weights and BatchNorm statistics); needs ``init_from``."""
+    schedule: Literal["constant", "cosine"] = "constant"
+    """The learning rate over the epochs: ``constant`` at ``lr``, or ``cosine`` decay from ``lr`` at epoch 1
+    towards 0 after ``epochs`` (set per epoch from its number alone, so a resumed run follows it exactly)."""
+    swa_start: float | None = setting(None, OPEN_UNIT)
+    """Stochastic weight averaging from this fraction of ``epochs`` on (null: off): the weights after each
+    epoch from there are averaged, the average's BatchNorm statistics recomputed on training crops, and
+    its validation score, not the last weights', decides ``best.pt`` (:class:`soundtag.training.trainer.Trainer`)."""
+    teacher: str | None = None
+    """Distillation: a CSV of soft targets (``fname`` and one probability column per class, as
+    :func:`soundtag.training.distill.write_teacher` writes it) whose probabilities of the training clips the
+    model also learns from; null: off. Single-label runs only."""
+    distill_alpha: float = setting(0.5, UNIT)
+    """With ``teacher``: the loss is (1 - alpha) x the label loss + alpha x T² x KL(teacher || model), both
+    at temperature T = ``distill_temperature``."""
+    distill_temperature: float = setting(2.0, POSITIVE)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class EventsConfig(Section):
+    """How ``soundtag tag --events`` reads sound events off the model's frame-wise probabilities
+    (:mod:`soundtag.inference.events`): a class's event starts where its probability reaches
+    ``threshold`` (null: the class's threshold of a multi-label run, its ``thresholds.json``, else
+    0.5) and lasts while it stays at or above ``threshold * hysteresis``; events of a class at most
+    ``merge_gap`` seconds apart are joined, and those shorter than ``min_duration`` seconds dropped."""
+
+    section: ClassVar[str] = "tag.events"
+    threshold: float | None = setting(None, UNIT)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """Per-class thresholds (label: threshold) that replace ``threshold`` for the classes they name."""
+    hysteresis: float = setting(0.5, Range(0, 1, low_open=True))
+    min_duration: float = setting(0.0, NON_NEGATIVE)
+    merge_gap: float = setting(0.0, NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for label, value in self.thresholds.items():
+            if not isinstance(label, str) or value not in UNIT:
+                raise ConfigError(f"tag.events.thresholds: {label!r}: {value!r} must be a threshold {UNIT}")
+        self.thresholds = {label: float(value) for label, value in self.thresholds.items()}
 
 
 @dataclass
 class TagConfig(Section):
     """How files are tagged: segment length and hop in seconds (null: the training window), top-k;
-    ``framewise`` reads segment tags off the model's frame-wise outputs over ``block_seconds`` blocks."""
+    ``framewise`` reads segment tags off the model's frame-wise outputs over ``block_seconds`` blocks;
+    ``events`` how ``--events`` reads sound events off them."""
 
     section: ClassVar[str] = "tag"
     segment: float | None = setting(None, POSITIVE)
@@ -315,6 +428,12 @@ class TagConfig(Section):
     batch_size: int = setting(32, AT_LEAST_ONE)
     framewise: bool = False
     block_seconds: float = setting(30.0, POSITIVE)
+    window_floor_db: float | None = setting(None, POSITIVE)
+    """Silence-aware scores: a clip's (file's) probabilities are the mean over its windows whose energy
+    lies within this many dB of its loudest window's, quieter ones left out (a clip silent throughout:
+    all of them); evaluation and ``soundtag tag``'s file-level tags, not validation. Needs features in
+    dB. null: every window (default)."""
+    events: EventsConfig = field(default_factory=EventsConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -464,6 +583,11 @@ def validate(config: RunConfig) -> None:
         fits = " or ".join(sorted(n for n, t in TRANSFORMS.items() if t.in_db or not t.spectral))
         raise ConfigError(f"train.augment.gain_db needs features in dB (gain added) or the waveform (gain "
                           f"multiplied): features.name {fits}, not {feature}")
+    for key, value in (("train.crop_activity_floor_db", config.train.crop_activity_floor_db),
+                       ("tag.window_floor_db", config.tag.window_floor_db)):
+        if value is not None and not transform.in_db:  # energy is read off the features
+            fits = " or ".join(sorted(n for n, t in TRANSFORMS.items() if t.in_db))
+            raise ConfigError(f"{key} measures energy on features in dB (features.name {fits}), not {feature}")
     one_d = takes_waveform(config.model.name)  # refuses an unknown model name too
     if one_d and transform.spectral:
         waveforms = " or ".join(sorted(n for n, t in TRANSFORMS.items() if not t.spectral))
@@ -477,6 +601,9 @@ def validate(config: RunConfig) -> None:
                           "set train.init_from (or --init-from RUN_DIR) too")
     if config.train.loss == "gce" and config.train.multi_label == "yes":  # "auto" is checked with the corpus
         raise ConfigError(MULTI_LABEL_GCE)
+    if config.train.teacher and config.train.multi_label == "yes":  # "auto" is checked by the trainer
+        raise ConfigError("train.teacher: distillation needs a single-label run (softmax outputs); "
+                          "train.multi_label is yes")
     if config.recipe.overrides:
         try:
             recipe_member_config(config)
@@ -706,7 +833,7 @@ def _build(data: dict[str, Any], base_dir: str | Path | None, source: str = "con
 def _resolve_paths(config: RunConfig, base_dir: Path) -> None:
     """Make every path setting absolute so a saved config works from any directory."""
     for section, name in PATH_FIELDS:
-        holder = getattr(config, section)
+        holder = functools.reduce(getattr, section.split("."), config)
         value = getattr(holder, name)
         if value is not None:
             setattr(holder, name, str((base_dir / Path(value).expanduser()).resolve()))
@@ -715,8 +842,10 @@ def _resolve_paths(config: RunConfig, base_dir: Path) -> None:
 PATH_FIELDS = (
     ("data", "corpus"),
     ("data", "cache_dir"),
+    ("data", "reviewed"),
     ("train", "extra_labels"),
     ("train", "init_from"),
+    ("train.augment.chain", "noise_folder"),
     ("clean", "groups_file"),
     ("selftrain", "unlabelled_dir"),
     ("selftrain", "init_weights"),

@@ -271,3 +271,59 @@ def test_collate_whole_stacks_multi_hot_targets():
 def test_examples_keep_their_positional_fields():
     assert Example("a.wav", 2, "a.wav", 0.5) == Example("a.wav", 2, "a.wav", 0.5, ())
     assert Example("a.wav").targets == ()
+
+
+# --- silence-aware crops ----------------------------------------------------------------------------
+
+
+def crops_by_epoch(dataset: FeatureDataset, index: int, epochs: int) -> list[np.ndarray]:
+    crops = []
+    for epoch in range(epochs):
+        dataset.set_epoch(epoch)
+        crops.append(dataset[index][0].numpy())
+    return crops
+
+
+def test_a_random_crop_share_of_one_gives_the_uniform_crops(cached):
+    cache, examples = cached
+    uniform = FeatureDataset(cache, examples, width=20, random_crop=True, seed=7)
+    share_one = FeatureDataset(cache, examples, width=20, random_crop=True, seed=7, activity_floor_db=40.0,
+                               random_share=1.0)
+    for index, frames in enumerate(WIDTHS):
+        for epoch, (a, b) in enumerate(zip(crops_by_epoch(uniform, index, 4), crops_by_epoch(share_one, index, 4))):
+            np.testing.assert_array_equal(a, b)
+            if frames > 20:  # the crops of earlier versions: one uniform draw from (seed, epoch, index)
+                assert offset_of(torch.from_numpy(a), index) == np.random.default_rng([7, epoch, index]).integers(
+                    0, frames - 20 + 1)
+
+
+@pytest.fixture
+def burst(cached, tmp_path):
+    """The cache, and the example of a clip at -90 dB but for a 0 dB burst over frames 60 to 69 of 100."""
+    cache, _ = cached
+    path = tmp_path / "audio" / "burst.wav"
+    path.write_bytes(b"burst")
+    features = np.full((BINS, 100), -90.0, dtype=np.float32)
+    features[:, 60:70] = 0.0
+    cache.save(path, features)
+    return cache, examples_from([path])
+
+
+def test_activity_crops_hold_the_clips_energy_and_repeat_for_a_seed(burst):
+    cache, examples = burst
+    dataset = FeatureDataset(cache, examples, width=20, random_crop=True, seed=3, activity_floor_db=40.0,
+                             random_share=0.0)
+    crops = crops_by_epoch(dataset, 0, 30)
+    assert all((crop == 0.0).any() for crop in crops)
+    again = FeatureDataset(cache, examples, width=20, random_crop=True, seed=3, activity_floor_db=40.0,
+                           random_share=0.0)
+    for a, b in zip(crops, crops_by_epoch(again, 0, 30)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_share_of_crops_stays_uniform(burst):
+    cache, examples = burst
+    dataset = FeatureDataset(cache, examples, width=20, random_crop=True, seed=3, activity_floor_db=40.0,
+                             random_share=0.5)
+    holding = [(crop == 0.0).any() for crop in crops_by_epoch(dataset, 0, 60)]
+    assert 0 < holding.count(False) < holding.count(True)  # uniform crops miss the burst 52 times in 81

@@ -14,12 +14,14 @@ from soundtag.models import MODELS, build_model, count_parameters, model_summary
 from soundtag.models.registry import takes_waveform
 from soundtag.training import feature_bins
 
-SPECTRAL = ("vgg_small", "vgg_large", "cnn2d_mfcc")
+SPECTRAL = ("vgg_small", "vgg_large", "cnn2d_mfcc", "mobilenet")
 N_CLASSES = 5
 
 
 def small(name: str, **kwargs) -> ModelConfig:
     """A config small enough to run quickly (channels of the right count for each model)."""
+    if name == "mobilenet":
+        return ModelConfig(name=name, width=kwargs.pop("width", 0.25), fc_dim=kwargs.pop("fc_dim", 16), **kwargs)
     channels = [4, 4, 4, 4] if name == "cnn1d_raw" else [4, 8]
     return ModelConfig(name=name, channels=kwargs.pop("channels", channels), fc_dim=kwargs.pop("fc_dim", 16), **kwargs)
 
@@ -39,7 +41,7 @@ def warmed_up(model: nn.Module, bins: int, frames: int) -> nn.Module:
 
 
 def test_registry_lists_the_seed_models():
-    assert set(MODELS) == {"vgg_small", "vgg_large", "cnn2d_mfcc", "cnn1d_raw"}
+    assert set(MODELS) == {"vgg_small", "vgg_large", "cnn2d_mfcc", "cnn1d_raw", "mobilenet"}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -21,7 +21,7 @@ TOLERANCE = 0.20
 
 
 def train(cache_home, cache_dir, out, *launcher: str) -> subprocess.CompletedProcess:
-    args = [*launcher, "-m", "soundtag", "train", str(DEMO_CONFIG), "--out", str(out), "--cache-dir", str(cache_dir),
+    args = [*launcher, "-m", "soundtag", "train", str(DEMO_CONFIG), "--out-dir", str(out), "--cache-dir", str(cache_dir),
             "--quiet"] + [f"--set={o}" for o in TINY]
     return subprocess.run(args, capture_output=True, text=True, env=subprocess_env(cache_home), timeout=600)
 

@@ -197,7 +197,7 @@ def test_train_init_from_fine_tunes_onto_another_class_subset(source, feature_ca
     for override in [*TINY, ONE_EPOCH]:
         args += ["--set", override]
     capsys.readouterr()
-    assert main([str(a) for a in [*args, "--out", out]]) == 0, capsys.readouterr().err
+    assert main([str(a) for a in [*args, "--out-dir", out]]) == 0, capsys.readouterr().err
     assert "best val MAP@3" in capsys.readouterr().out
     assert json.loads((out / "label_map.json").read_text())["labels"] == labels
     manifest = json.loads((out / "manifest.json").read_text())
@@ -205,5 +205,5 @@ def test_train_init_from_fine_tunes_onto_another_class_subset(source, feature_ca
     assert load_config(out / "config.yaml").train.init_from == str(source.resolve())
     assert "output rows of 4 shared class(es) kept, 1 new class(es) start fresh" in (out / "train.log").read_text()
     # the source run is an input: it may not be the output
-    assert main([str(a) for a in [*args, "--out", source]]) != 0
-    assert f"--out {source}: is an input of this command" in capsys.readouterr().err
+    assert main([str(a) for a in [*args, "--out-dir", source]]) != 0
+    assert f"--out-dir {source}: is an input of this command" in capsys.readouterr().err

@@ -131,7 +131,7 @@ def scripted(trainer: Trainer, scores: list[float]) -> list[int]:
     """Make ``trainer``'s validation return ``scores`` in turn; returns a list counting the calls."""
     calls: list[int] = []
 
-    def validate() -> dict[str, float]:
+    def validate(model=None) -> dict[str, float]:
         calls.append(1)
         return {"val_loss": 1.0, "val_acc": 0.0, "val_map3": scores[len(calls) - 1]}
 
@@ -354,3 +354,38 @@ def test_a_multi_label_fit_on_the_device_learns(synthetic_multi, tmp_path, devic
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     thresholds, _ = trainer.choose_thresholds()
     assert np.isfinite(thresholds).all()
+
+
+def test_a_resumed_cosine_swa_run_ends_exactly_where_an_uninterrupted_run_ends(synthetic, tmp_path):
+    cfg = unit_config(epochs=4, schedule="cosine", swa_start=0.5)
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    whole.mkdir()
+    split.mkdir()
+    Trainer(cfg, unit_model(), synthetic, whole, progress=False).fit()
+    Trainer(cfg, unit_model(), synthetic, split, progress=False, max_epochs=3).fit()  # killed after epoch 3
+    resumed = Trainer(cfg, unit_model(seed=123), synthetic, split, progress=False)
+    resumed.resume()
+    assert resumed.fit().epochs_run == 4
+    assert_same_run(whole, split)
+    last = load_checkpoint(split / "last.pt")
+    assert int(last["swa"]["n_averaged"]) == 2  # epochs 3 and 4
+    assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * (1 + math.cos(math.pi * 2 / 4)) / 2)
+
+
+def test_in_the_swa_phase_best_pt_keeps_the_average_when_it_validates_best(synthetic, tmp_path):
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(unit_config(epochs=3, swa_start=0.34), unit_model(), synthetic, tmp_path / "run", progress=False)
+    validated = []
+
+    def validate(model=None) -> dict[str, float]:  # epochs 2 and 3 are averaged; epoch 3's average scores best
+        validated.append(model)
+        return {"val_loss": 1.0, "val_acc": 0.0, "val_map3": [0.1, 0.2, 0.9][len(validated) - 1]}
+
+    trainer.validate = validate
+    trainer.fit()
+    assert validated == [None, trainer.swa.module, trainer.swa.module]
+    best = load_checkpoint(tmp_path / "run" / "best.pt")["model"]
+    average = trainer.swa.module.state_dict()
+    assert best.keys() == trainer.model.state_dict().keys()
+    assert all(torch.equal(best[k], average[k].cpu()) for k in best)
+    assert not torch.equal(best["classifier.out.weight"], trainer.model.state_dict()["classifier.out.weight"])

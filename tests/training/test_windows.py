@@ -129,3 +129,22 @@ def test_clip_probabilities_do_not_depend_on_the_other_clips():
 
 def test_no_clips_give_an_empty_result():
     assert predict_clips(MeanLinear(6, 3), iter([]), 10, 5, CPU).size == 0
+
+
+def test_a_floor_leaves_out_the_windows_far_below_the_loudest():
+    model = MeanLinear(6, 3)
+    (loud,) = toy_clips([16])
+    quiet = np.full((6, 16), -80.0, dtype=np.float32)
+    clip = np.concatenate([loud, quiet, loud], axis=1)  # windows of 8 every 8: loud, loud, quiet, quiet, loud, loud
+    with_floor = predict_clips(model, [clip], 8, 8, CPU, floor_db=30.0)
+    np.testing.assert_allclose(with_floor, predict_clips(model, [np.concatenate([loud, loud], axis=1)], 8, 8, CPU),
+                               atol=1e-6)
+    assert not np.allclose(with_floor, predict_clips(model, [clip], 8, 8, CPU), atol=1e-3)
+
+
+def test_a_floor_keeps_every_window_of_a_silent_clip_and_of_an_even_one():
+    model = MeanLinear(6, 3)
+    silent = np.full((6, 40), -100.0, dtype=np.float32)
+    clips = [silent, *toy_clips([40, 5])]
+    np.testing.assert_array_equal(predict_clips(model, clips, 8, 4, CPU, floor_db=60.0),
+                                  predict_clips(model, clips, 8, 4, CPU))

@@ -11,12 +11,14 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from soundtag.audio import is_audio_file
 from soundtag.errors import CorpusError
 from soundtag.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPLITS = ("train", "val", "test")
 
@@ -176,7 +178,10 @@ def safe_audio_path(folder: Path, fname: str, csv_path: Path) -> Path:
 
 def read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV as strings (BOM and CRLF tolerated), checking its columns and fnames; a missing
-    column is named together with the columns the file should have."""
+    column is named together with the columns the file should have. (pandas is imported here: tagging
+    and other commands that list files but read no CSV start without it.)"""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:

@@ -13,10 +13,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from soundtag.data.activity import activity_crop_offset
 from soundtag.data.cache import FeatureCache
 from soundtag.errors import AudioError
 
 PAD_MODES = ("repeat", "zeros", "min")
+
+#: Appended to (seed, epoch, index) to seed the choice of variant, a stream apart from the crops'.
+VARIANT_DRAW = 1
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,13 @@ class FeatureDataset(Dataset):
     multi-hot vector of length ``n_classes`` with ones at the example's ``targets``.
 
     Random crops are drawn from a generator seeded by (seed, epoch, index), so a run is repeatable
-    and a resumed run sees the same crops as an uninterrupted one.
+    and a resumed run sees the same crops as an uninterrupted one. They are uniform, or with
+    ``activity_floor_db`` drawn where the clip has energy (:func:`~soundtag.data.activity.activity_crop_offset`)
+    except for a ``random_share`` of uniform ones (a share of 1 gives the uniform crops themselves).
+
+    With ``variants`` (caches of augmented copies of the clips, :mod:`soundtag.data.variants`), each
+    epoch reads an item from its clean features with probability ``clean_share``, else from one of its
+    variants, drawn from (seed, epoch, index) too; a variant that is missing falls back to the clean ones.
     """
 
     def __init__(
@@ -69,6 +79,10 @@ class FeatureDataset(Dataset):
         seed: int = 0,
         multi_label: bool = False,
         n_classes: int | None = None,
+        activity_floor_db: float | None = None,
+        random_share: float = 1.0,
+        variants: Sequence[FeatureCache] = (),
+        clean_share: float = 1.0,
     ) -> None:
         if pad_mode not in PAD_MODES:
             raise ValueError(f"pad_mode must be one of {PAD_MODES}")
@@ -86,6 +100,10 @@ class FeatureDataset(Dataset):
         self.seed = seed
         self.multi_label = multi_label
         self.n_classes = n_classes
+        self.activity_floor_db = activity_floor_db
+        self.random_share = random_share
+        self.variants = list(variants)
+        self.clean_share = clean_share
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -96,12 +114,22 @@ class FeatureDataset(Dataset):
         return len(self.examples)
 
     def load(self, index: int) -> np.ndarray:
-        """The whole cached feature array of item ``index``."""
+        """The whole cached feature array of item ``index`` (this epoch's variant of it, if it draws one)."""
         example = self.examples[index]
-        features = self.cache.load(example.path)
+        variant = self.variant(index)
+        features = variant.load(example.path) if variant is not None else None
+        if features is None:
+            features = self.cache.load(example.path)
         if features is None:
             raise AudioError(example.path, "has no cached features (run `soundtag features` first)")
         return features
+
+    def variant(self, index: int) -> FeatureCache | None:
+        """The cache of the variant item ``index`` is read from this epoch, or None for its clean features."""
+        if not self.variants:
+            return None
+        rng = np.random.default_rng([self.seed, self.epoch, index, VARIANT_DRAW])
+        return None if rng.random() < self.clean_share else self.variants[int(rng.integers(len(self.variants)))]
 
     def target(self, index: int) -> int | torch.Tensor:
         """The target of item ``index``: its class index, or its multi-hot vector (``multi_label``)."""
@@ -118,10 +146,16 @@ class FeatureDataset(Dataset):
             excess = max(0, features.shape[-1] - self.width)
             offset = excess // 2
             if self.random_crop and excess:
-                rng = np.random.default_rng([self.seed, self.epoch, index])
-                offset = int(rng.integers(0, excess + 1))
+                offset = self.random_offset(features, np.random.default_rng([self.seed, self.epoch, index]))
             features = fit_width(features, self.width, offset, self.pad_mode)
         return torch.from_numpy(np.ascontiguousarray(features)), self.target(index)
+
+    def random_offset(self, features: np.ndarray, rng: np.random.Generator) -> int:
+        """A random crop start in ``features`` (longer than the width): uniform, or drawn by activity."""
+        width = int(self.width or 0)
+        if self.activity_floor_db is None or self.random_share >= 1 or rng.random() < self.random_share:
+            return int(rng.integers(0, features.shape[-1] - width + 1))
+        return activity_crop_offset(features, width, self.activity_floor_db, rng)
 
 
 def collate_whole(batch: list[tuple[torch.Tensor, int | torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:

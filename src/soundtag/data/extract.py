@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,8 +251,13 @@ def cache_features(
     *,
     num_workers: int = 2,
     progress: bool = True,
+    extract: Callable[..., _ChunkResult] = extract_chunk,
+    desc: str = "features",
 ) -> ExtractionReport:
-    """Make sure every decodable file in ``paths`` has cached features; report what happened."""
+    """Make sure every decodable file in ``paths`` has cached features; report what happened.
+
+    ``extract`` replaces :func:`extract_chunk` (same arguments, with ``cache`` whatever it takes: e.g.
+    :func:`soundtag.data.variants.extract_variants` and a bank); ``desc`` names the progress bar."""
     start = time.perf_counter()
     report = ExtractionReport(n_clips=len(paths))
     todo: list[str] = []
@@ -265,14 +270,15 @@ def cache_features(
                 todo.append(path)
         except AudioError as exc:
             report.failures.append((path, exc.problem))
-    bar = tqdm(total=len(todo), unit="clip", desc="features", disable=not progress or not todo)
-    for result in _run_chunks(todo, audio, features, cache, num_workers):
+    bar = tqdm(total=len(todo), unit="clip", desc=desc,
+               disable=None if progress and todo else True)  # None: off unless stderr is a terminal
+    for result in _run_chunks(todo, audio, features, cache, num_workers, extract):
         report.n_extracted += len(result.done)
         report.seconds += sum(seconds for _, seconds in result.done)
         report.failures.extend(result.failed)
         report.warnings.extend(result.warnings)
         for path, note in result.warnings:
-            log.warning("soundtag: warning: %s: %s", display_name(path), note)
+            log.warning("%s: %s", display_name(path), note)
         bar.update(len(result.done) + len(result.failed))
         bar.set_postfix(audio_h=f"{report.seconds / 3600:.2f}", refresh=False)
     bar.close()
@@ -283,15 +289,16 @@ def cache_features(
 
 
 def _run_chunks(
-    todo: list[str], audio: AudioConfig, features: FeatureConfig, cache: FeatureCache, num_workers: int
+    todo: list[str], audio: AudioConfig, features: FeatureConfig, cache: FeatureCache, num_workers: int,
+    extract: Callable[..., _ChunkResult] = extract_chunk,
 ) -> Iterable[_ChunkResult]:
-    """Chunk results, computed in this process or in ``num_workers`` worker processes."""
+    """Chunk results of ``extract``, computed in this process or in ``num_workers`` worker processes."""
     chunks = list(_chunks(todo, CHUNK_CLIPS))
     if num_workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            yield extract_chunk(chunk, audio, features, cache)
+            yield extract(chunk, audio, features, cache)
         return
     with ProcessPoolExecutor(max_workers=num_workers, initializer=_init_worker) as pool:
-        futures = [pool.submit(extract_chunk, chunk, audio, features, cache) for chunk in chunks]
+        futures = [pool.submit(extract, chunk, audio, features, cache) for chunk in chunks]
         for future in as_completed(futures):
             yield future.result()

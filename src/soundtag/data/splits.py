@@ -16,8 +16,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from soundtag.audio import display_name
 from soundtag.data.corpus import SPLITS, Clip, Corpus
 from soundtag.fileio import atomic_write_text
@@ -71,6 +69,8 @@ def write_split(corpus: Corpus, path: str | Path) -> None:
     """Write which split each clip of ``corpus`` is in as ``fname,split`` rows (train, val, test),
     atomically: the record of a split the corpus's layout did not give (:attr:`Corpus.split_note`).
     Names that are not UTF-8 are written with ``\\xNN`` escapes."""
+    import pandas as pd  # here: the commands that import this module to tag need no pandas
+
     rows = [(display_name(clip.fname), name) for name in SPLITS for clip in corpus.split(name)]
     frame = pd.DataFrame(rows, columns=["fname", "split"])
     atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))

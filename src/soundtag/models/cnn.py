@@ -1,4 +1,5 @@
-"""The 2018 recipe's classifiers: VGG-style 2-D CNNs on spectral features and a 1-D CNN on raw audio."""
+"""The classifiers: the 2018 recipe's VGG-style 2-D CNNs on spectral features and 1-D CNN on raw audio,
+and an EfficientAT-style mobile 2-D CNN."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from soundtag.models.layers import Classifier, conv_block_1d, conv_block_2d, time_pooling
+from soundtag.models.layers import (
+    Classifier,
+    InvertedResidual,
+    conv_bn_act,
+    conv_block_1d,
+    conv_block_2d,
+    make_divisible,
+    time_pooling,
+)
 
 
 class BlockTagger(nn.Module):
@@ -71,7 +80,32 @@ class BlockTagger(nn.Module):
         return self
 
 
-class VGG2d(BlockTagger):
+class SpectralTagger(BlockTagger):
+    """A 2-D CNN on (batch, bins, frames) features: per-bin input BatchNorm, conv blocks on the
+    (1, bins, frames) image, mean over frequency, pooling over time, classifier."""
+
+    @property
+    def frame_hop(self) -> int:
+        """Input frames per output frame of :meth:`frame_logits` (each block halves the time axis)."""
+        return 2 ** len(self.features)
+
+    def frame_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Channel maps over time, (batch, channels, output frames), of (batch, bins, frames) input."""
+        return self.features(self.input_norm(x).unsqueeze(1)).mean(dim=2)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Clip embedding of (batch, bins, frames) input."""
+        return self.pool(self.frame_maps(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+    def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits per output frame, (batch, output frames, n_classes): see :func:`frame_logits`."""
+        return frame_logits(self.frame_maps(x), self.pool, self.classifier)
+
+
+class VGG2d(SpectralTagger):
     """VGG-style CNN on (batch, bins, frames) features: per-bin input BatchNorm, conv blocks,
     mean over frequency, mean+max over time, FC + SELU, logits.
     """
@@ -96,25 +130,51 @@ class VGG2d(BlockTagger):
         self.pool = time_pooling(pooling, previous)
         self.classifier = Classifier(previous, fc_dim, n_classes, dropout)
 
+
+
+# MobileNetV3-Large's blocks, as EfficientAT's mn10 stacks them (Schmid et al. 2023): kernel, expanded
+# width, output width, squeeze-excitation, activation, stride; widths before the width multiplier.
+MOBILENET_BLOCKS: tuple[tuple[int, int, int, bool, type[nn.Module], int], ...] = (
+    (3, 16, 16, False, nn.ReLU, 1), (3, 64, 24, False, nn.ReLU, 2), (3, 72, 24, False, nn.ReLU, 1),
+    (5, 72, 40, True, nn.ReLU, 2), (5, 120, 40, True, nn.ReLU, 1), (5, 120, 40, True, nn.ReLU, 1),
+    (3, 240, 80, False, nn.Hardswish, 2), (3, 200, 80, False, nn.Hardswish, 1),
+    (3, 184, 80, False, nn.Hardswish, 1), (3, 184, 80, False, nn.Hardswish, 1),
+    (3, 480, 112, True, nn.Hardswish, 1), (3, 672, 112, True, nn.Hardswish, 1),
+    (5, 672, 160, True, nn.Hardswish, 2), (5, 960, 160, True, nn.Hardswish, 1),
+    (5, 960, 160, True, nn.Hardswish, 1),
+)
+
+
+class MobileNet2d(SpectralTagger):
+    """An EfficientAT-style mobile CNN on (batch, bins, frames) features: a strided 3x3 stem, MobileNetV3's
+    15 inverted residual blocks with every width scaled by ``width``, a 1x1 conv to 6x the last width,
+    then mean over frequency, pooling over time, FC + SELU, logits. Frequency and time shrink 32-fold.
+    Each stem, block and the last conv is one block of :meth:`freeze_blocks`.
+
+    >>> MobileNet2d(64, 5, width=0.5).num_blocks
+    17
+    """
+
+    def __init__(self, in_bins: int, n_classes: int, width: float = 1.0, fc_dim: int = 512, dropout: float = 0.3,
+                 pooling: str = "meanmax") -> None:
+        super().__init__()
+        self.input_norm = nn.BatchNorm1d(in_bins)
+        previous = make_divisible(16 * width)
+        blocks: list[nn.Module] = [nn.Sequential(*conv_bn_act(1, previous, 3, 2, activation=nn.Hardswish))]
+        for kernel, expanded, out, se, activation, stride in MOBILENET_BLOCKS:
+            out = make_divisible(out * width)
+            blocks.append(InvertedResidual(previous, kernel, make_divisible(expanded * width), out, se, activation,
+                                           stride))
+            previous = out
+        blocks.append(nn.Sequential(*conv_bn_act(previous, 6 * previous, activation=nn.Hardswish)))
+        self.features = nn.Sequential(*blocks)
+        self.pool = time_pooling(pooling, 6 * previous)
+        self.classifier = Classifier(6 * previous, fc_dim, n_classes, dropout)
+
     @property
     def frame_hop(self) -> int:
-        """Input frames per output frame of :meth:`frame_logits` (each block halves the time axis)."""
-        return 2 ** len(self.features)
-
-    def frame_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """Channel maps over time, (batch, channels, output frames), of (batch, bins, frames) input."""
-        return self.features(self.input_norm(x).unsqueeze(1)).mean(dim=2)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Clip embedding of (batch, bins, frames) input."""
-        return self.pool(self.frame_maps(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.embed(x))
-
-    def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits per output frame, (batch, output frames, n_classes): see :func:`frame_logits`."""
-        return frame_logits(self.frame_maps(x), self.pool, self.classifier)
+        """Input frames per output frame of :meth:`frame_logits`: the product of the strides."""
+        return 2 * math.prod(block[-1] for block in MOBILENET_BLOCKS)
 
 
 class CNN1d(BlockTagger):

@@ -8,7 +8,7 @@ from torch import nn
 
 from soundtag.config import ModelConfig
 from soundtag.errors import ConfigError
-from soundtag.models.cnn import BlockTagger, CNN1d, VGG2d
+from soundtag.models.cnn import BlockTagger, CNN1d, MobileNet2d, VGG2d
 
 
 def _vgg_small(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
@@ -39,11 +39,19 @@ def _cnn1d_raw(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger
     return CNN1d(n_classes, channels, fc_dim=config.fc_dim or 256, dropout=config.dropout, pooling=config.pooling)
 
 
+def _mobilenet(config: ModelConfig, in_bins: int, n_classes: int) -> BlockTagger:
+    """EfficientAT-style MobileNetV3 blocks, widths scaled by ``model.width``, FC 512 + SELU."""
+    if config.channels:
+        raise ConfigError("model mobilenet sets its widths with model.width (a multiplier), not model.channels")
+    return MobileNet2d(in_bins, n_classes, config.width, config.fc_dim or 512, config.dropout, config.pooling)
+
+
 MODELS: dict[str, Callable[[ModelConfig, int, int], BlockTagger]] = {
     "vgg_small": _vgg_small,
     "vgg_large": _vgg_large,
     "cnn2d_mfcc": _cnn2d_mfcc,
     "cnn1d_raw": _cnn1d_raw,
+    "mobilenet": _mobilenet,
 }
 
 

@@ -1,36 +1,79 @@
-"""Training stage: metrics, validation split, checkpoints, windowed prediction and the trainer."""
+"""Training stage: metrics, validation split, checkpoints, windowed prediction and the trainer.
 
-from soundtag.training.checkpoint import (
-    checkpoint_weights,
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-    weights_mismatch,
-)
-from soundtag.training.metrics import (
-    accuracy,
-    choose_thresholds,
-    confusion,
-    f1_scores,
-    lwlrap,
-    map_at_k,
-    mean_average_precision,
-    per_class_average_precision,
-    top_k,
-)
-from soundtag.training.run import (
-    PreparedRun,
-    feature_bins,
-    prepare_training,
-    resume_run,
-    seed_everything,
-    start_run,
-    window_frames,
-)
-from soundtag.training.split import validation_split
-from soundtag.training.loop import EpochLoop, NonFiniteError, TrainResult
-from soundtag.training.trainer import Trainer, TrainingSet, resolve_device, target_matrix
-from soundtag.training.windows import activation, clip_windows, predict_clips, window_starts
+Names are imported when first used (PEP 562), so that a module that needs one torch-free helper (e.g.
+:func:`~soundtag.training.metrics.top_k`) does not import torch with the trainer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "checkpoint_weights": "soundtag.training.checkpoint",
+    "load_checkpoint": "soundtag.training.checkpoint",
+    "load_weights": "soundtag.training.checkpoint",
+    "save_checkpoint": "soundtag.training.checkpoint",
+    "weights_mismatch": "soundtag.training.checkpoint",
+    "accuracy": "soundtag.training.metrics",
+    "choose_thresholds": "soundtag.training.metrics",
+    "confusion": "soundtag.training.metrics",
+    "f1_scores": "soundtag.training.metrics",
+    "lwlrap": "soundtag.training.metrics",
+    "map_at_k": "soundtag.training.metrics",
+    "mean_average_precision": "soundtag.training.metrics",
+    "per_class_average_precision": "soundtag.training.metrics",
+    "top_k": "soundtag.training.metrics",
+    "PreparedRun": "soundtag.training.run",
+    "feature_bins": "soundtag.training.run",
+    "prepare_training": "soundtag.training.run",
+    "resume_run": "soundtag.training.run",
+    "seed_everything": "soundtag.training.run",
+    "start_run": "soundtag.training.run",
+    "window_frames": "soundtag.training.run",
+    "validation_split": "soundtag.training.split",
+    "EpochLoop": "soundtag.training.loop",
+    "NonFiniteError": "soundtag.training.loop",
+    "TrainResult": "soundtag.training.loop",
+    "Trainer": "soundtag.training.trainer",
+    "TrainingSet": "soundtag.training.trainer",
+    "resolve_device": "soundtag.training.trainer",
+    "target_matrix": "soundtag.training.trainer",
+    "activation": "soundtag.training.windows",
+    "clip_windows": "soundtag.training.windows",
+    "predict_clips": "soundtag.training.windows",
+    "window_starts": "soundtag.training.windows",
+}
+
+if TYPE_CHECKING:
+    from soundtag.training.checkpoint import (
+        checkpoint_weights, load_checkpoint, load_weights, save_checkpoint, weights_mismatch
+    )
+    from soundtag.training.metrics import (
+        accuracy, choose_thresholds, confusion, f1_scores, lwlrap, map_at_k, mean_average_precision,
+        per_class_average_precision, top_k
+    )
+    from soundtag.training.run import (
+        PreparedRun, feature_bins, prepare_training, resume_run, seed_everything, start_run, window_frames
+    )
+    from soundtag.training.split import validation_split
+    from soundtag.training.loop import EpochLoop, NonFiniteError, TrainResult
+    from soundtag.training.trainer import Trainer, TrainingSet, resolve_device, target_matrix
+    from soundtag.training.windows import activation, clip_windows, predict_clips, window_starts
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "EpochLoop",

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -46,6 +45,33 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     score_name: str = "score"
     score_value: float = math.nan
+    max_epochs: int = 0
+    patience: int = 0
+    stopped_early: bool = False
+    """Training ended before ``max_epochs``: ``patience`` epochs in a row brought no better score."""
+    already_finished: bool = False
+    """The run had ended before this call (a finished run resumed without more epochs): nothing was trained."""
+
+    def describe(self) -> str:
+        """The result in one line, e.g. ``best val MAP@3 0.6123 at epoch 5 of 8``, saying why training
+        stopped when it stopped early."""
+        best = f"best {self.score_name} {self.score_value:.4f} at epoch {self.best_epoch}"
+        if self.stopped_early:
+            return f"{best}; {self.stop_reason()}"
+        return f"{best} of {self.epochs_run}"
+
+    def stop_reason(self) -> str:
+        """Why training stopped before ``max_epochs``, e.g. ``stopped early after epoch 8 of 30: no better
+        val MAP@3 in 3 epochs (patience 3)``."""
+        epochs = f"{self.patience} epoch{'' if self.patience == 1 else 's'}"
+        return (f"stopped early after epoch {self.epochs_run} of {self.max_epochs}: no better {self.score_name} "
+                f"in {epochs} (patience {self.patience})")
+
+    def summary(self) -> dict[str, Any]:
+        """Where training ended, as plain values (the history is the run's ``metrics.csv``)."""
+        return {"score_name": self.score_name, "score": self.score_value, "best_epoch": self.best_epoch,
+                "epochs_run": self.epochs_run, "max_epochs": self.max_epochs, "patience": self.patience,
+                "stopped_early": self.stopped_early, "already_finished": self.already_finished}
 
 
 class EpochLoop:
@@ -118,14 +144,18 @@ class EpochLoop:
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise SoundtagError(f"{path}: its optimiser state does not fit this model "
                                 f"({_first_line(exc)}); it was written by another model") from None
+        self.load_extra_state(path, checkpoint)
         self.state = {key: checkpoint[key] for key in self.state}
         self.state["stopped"] = self.state["bad_epochs"] >= self.patience
         if self.writes:
             self._write_metrics()
-        self.log.info("resumed after epoch %d (best score %.4f)", self.state["epoch"], self.state["best_score"])
+        finished = self.state["stopped"] or self.state["epoch"] >= self.max_epochs
+        self.log.info("%s after epoch %d (best score %.4f)", "already finished" if finished else "resumed",
+                      self.state["epoch"], self.state["best_score"])
 
     def fit(self) -> TrainResult:
         """Train until the epoch budget or early stopping; safe to call again after :meth:`resume`."""
+        start = self.state["epoch"]
         while not self.state["stopped"] and self.state["epoch"] < self.max_epochs:
             epoch = self.state["epoch"] + 1
             torch.manual_seed(self.seed * 1_000_003 + epoch)
@@ -138,7 +168,13 @@ class EpochLoop:
         history = list(self.state["history"])
         best = self.state["best_epoch"]
         value = self.score_value(history[best - 1]) if 0 < best <= len(history) else math.nan
-        return TrainResult(self.state["best_score"], best, self.state["epoch"], history, self.score_name, value)
+        epoch = self.state["epoch"]
+        result = TrainResult(self.state["best_score"], best, epoch, history, self.score_name, value, self.max_epochs,
+                             self.patience, stopped_early=self.state["stopped"] and epoch < self.max_epochs,
+                             already_finished=start > 0 and epoch == start)
+        if result.stopped_early and not result.already_finished:
+            self.log.info("%s", result.stop_reason())
+        return result
 
     def check_finite(self, epoch: int, row: dict[str, float]) -> float:
         """The epoch's score, after checking that its loss, its score and the model's weights are all
@@ -165,6 +201,17 @@ class EpochLoop:
         self.log.error(message)
         raise NonFiniteError(f"{self.run_dir}: {message}")
 
+    def best_model(self) -> nn.Module:
+        """The module whose weights ``best.pt`` keeps when an epoch scores best (default: the trained model)."""
+        return self.model
+
+    def extra_state(self) -> dict[str, Any]:
+        """What ``last.pt`` carries besides the weights, optimiser and counters (e.g. an SWA average)."""
+        return {}
+
+    def load_extra_state(self, path: Path, checkpoint: dict[str, Any]) -> None:
+        """Restore :meth:`extra_state` from the ``last.pt`` read at ``path`` (default: nothing to restore)."""
+
     def load_best(self) -> None:
         """Put the weights of ``best.pt`` into the model."""
         load_weights(self.best_path, self.model, next(self.model.parameters()).device)
@@ -188,12 +235,16 @@ class EpochLoop:
             return
         weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         if self.state["best_epoch"] == epoch:
-            save_checkpoint(self.best_path, {"model": weights, "epoch": epoch, "score": self.state["best_score"],
+            best = {k: v.detach().cpu() for k, v in self.best_model().state_dict().items()}
+            save_checkpoint(self.best_path, {"model": best, "epoch": epoch, "score": self.state["best_score"],
                                              "score_name": self.score_name})
-        save_checkpoint(self.last_path, {"model": weights, "optimizer": self.optimizer.state_dict(), **self.state})
+        save_checkpoint(self.last_path, {"model": weights, "optimizer": self.optimizer.state_dict(), **self.state,
+                                         **self.extra_state()})
         self._write_metrics()
 
     def _write_metrics(self) -> None:
+        import pandas as pd  # here: tagging imports this module's package and needs no pandas
+
         frame = pd.DataFrame(self.state["history"], columns=self.metrics_columns)
         frame["epoch"] = frame["epoch"].astype(int)
         atomic_write_text(self.folder.metrics_path, frame.to_csv(index=False, float_format="%.6f"))

@@ -28,11 +28,14 @@ from soundtag.data import (
     read_extra_labels,
     write_split,
 )
+from soundtag.data.reviewed import apply_review
+from soundtag.data.variants import cache_variants, open_bank
 from soundtag.errors import SoundtagError
 from soundtag.features import build_transform
 from soundtag.models import build_model, model_summary
 from soundtag.runs import SPLIT_FILE, RunFolder, open_run, run_logger
 from soundtag.training import distributed as dd
+from soundtag.training.distill import read_teacher
 from soundtag.training.finetune import check_fine_tuning, freeze_blocks, load_initial_weights
 from soundtag.training.split import validation_split
 from soundtag.training.trainer import Trainer, TrainingSet, TrainResult
@@ -85,6 +88,8 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
     label_map = LabelMap(corpus.labels)
     cache = FeatureCache(config.data.cache_dir, config.audio, config.features)
     extra = read_extra_labels(config.train.extra_labels, corpus) if config.train.extra_labels else {}
+    if config.data.reviewed:  # a person's decisions win over the given and the extra labels
+        corpus = apply_review(corpus, config.data.reviewed)
     clips = choose_training_clips(corpus, config.train.labels, extra)
     report = cache_features([c.path for c in clips + corpus.val], config.audio, config.features, cache,
                             num_workers=config.data.num_workers, progress=progress)
@@ -101,9 +106,24 @@ def prepare_training(config: RunConfig, progress: bool = True) -> PreparedRun:
                             f"{why_no_training_clips(config, corpus, clips, report.failures, drawn)}")
     weight = config.train.unverified_weight
     data = TrainingSet(examples_for(train, label_map, weight, set(extra)), examples_for(val, label_map), cache,
-                       len(label_map), feature_bins(config), window_frames(config), multi_label)
+                       len(label_map), feature_bins(config), window_frames(config), multi_label,
+                       chain_variants(config, usable, label_map, progress))
+    if config.train.teacher:
+        data.teacher = read_teacher(config.train.teacher, data.train, label_map.labels)
     return PreparedRun(data, label_map, corpus.rejected + report.failures, corpus.train, extra, corpus.rejected,
                        corpus)
+
+
+def chain_variants(config: RunConfig, clips: list[Clip], label_map: LabelMap, progress: bool) -> list[FeatureCache]:
+    """The caches of the augmented variants of ``clips`` (``train.augment.chain``), made where missing;
+    none when no ingredient is on. They are made of every usable train clip, the validation clips drawn
+    from them included, so runs of other seeds (other splits) share them."""
+    chain = config.train.augment.chain
+    if not chain.enabled:
+        return []
+    bank = open_bank(config.data.cache_dir, config.audio, config.features, chain, clips, label_map.labels)
+    cache_variants(bank, [c.path for c in clips], num_workers=config.data.num_workers, progress=progress)
+    return bank.caches()
 
 
 def multi_label_run(config: RunConfig, corpus: Corpus) -> bool:
@@ -201,7 +221,7 @@ def _train(config: RunConfig, folder: RunFolder, progress: bool) -> tuple[TrainR
     freeze_blocks(model, config)
     if initial is not None and writes:
         folder.record_init_from(initial.source, initial.best_sha256)
-    with run_logger(folder, console=progress, writes=writes) as logger:
+    with run_logger(folder, writes=writes) as logger:
         logger.info("%s; %d train / %d validation clips; window %d frames",
                     model_summary(config.model.name, model), len(prepared.data.train),
                     len(prepared.data.val), prepared.data.width)
@@ -221,7 +241,6 @@ def _train(config: RunConfig, folder: RunFolder, progress: bool) -> tuple[TrainR
             thresholds, note = trainer.choose_thresholds()
             folder.write_thresholds(dict(zip(prepared.label_map.labels, thresholds.tolist())), note)
             logger.info("tagging thresholds: %s (%s)", folder.thresholds_path.name, note)
-        logger.info("done: best %s %.4f at epoch %d of %d", result.score_name, result.score_value,
-                    result.best_epoch, result.epochs_run)
+        logger.info("done: %s", result.describe())
     dd.barrier()
     return result, prepared

@@ -17,23 +17,27 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from soundtag.config import RunConfig
 from soundtag.data import Example, FeatureCache, FeatureDataset
+from soundtag.errors import SoundtagError
 from soundtag.features import build_transform
 from soundtag.training import distributed as dd
 from soundtag.training.augment import augment_batch
+from soundtag.training.distill import distill_losses
 from soundtag.training.losses import clip_losses, smooth, weighted_mean
 from soundtag.training.loop import EpochLoop, TrainResult, non_finite_parameters
+from soundtag.training.schedule import epoch_lr, set_lr, swa_first_epoch, update_batchnorm
 from soundtag.training.metrics import (
     DEFAULT_THRESHOLD,
     accuracy,
@@ -71,6 +75,10 @@ class TrainingSet:
     multi_label: bool = False
     """Sigmoid outputs and binary cross-entropy on the examples' multi-hot ``targets`` (else softmax
     and cross-entropy on ``target``)."""
+    variants: list[FeatureCache] = field(default_factory=list)
+    """Caches of augmented variants of the train clips (``train.augment.chain``; none when it is off)."""
+    teacher: np.ndarray | None = None
+    """A teacher's probabilities of the train clips, one row per example (``train.teacher``; else None)."""
 
     @property
     def hop(self) -> int:
@@ -144,6 +152,8 @@ class Trainer(EpochLoop):
         self.dataset = FeatureDataset(
             data.cache, data.train, data.width, random_crop=True, pad_mode=config.train.pad_mode, seed=config.seed,
             multi_label=data.multi_label, n_classes=data.n_classes,
+            activity_floor_db=config.train.crop_activity_floor_db, random_share=config.train.random_crop_share,
+            variants=data.variants, clean_share=config.train.augment.chain.clean_share,
         )
         self.metrics_columns = MULTI_LABEL_COLUMNS if data.multi_label else METRICS_COLUMNS
         self.score_column = "val_lwlrap" if data.multi_label else "val_map3"
@@ -151,6 +161,11 @@ class Trainer(EpochLoop):
         self.writes = dd.is_main_process()
         self.progress = progress and self.writes
         self.forward_model: nn.Module = self.model
+        self.swa_first = swa_first_epoch(config.train.swa_start, config.train.epochs)
+        if data.teacher is not None and data.multi_label:
+            raise SoundtagError("train.teacher: distillation needs a single-label run (softmax outputs)")
+        self.teacher = None if data.teacher is None else torch.as_tensor(data.teacher, device=self.device)
+        self.swa = AveragedModel(self.model) if self.swa_first is not None else None
         if dd.is_distributed():
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward_model = DistributedDataParallel(self.model, device_ids=ids)
@@ -195,10 +210,11 @@ class Trainer(EpochLoop):
     def run_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training set, then validation."""
         start = time.perf_counter()
+        set_lr(self.optimizer, epoch_lr(self.config.train, epoch, self.config.train.epochs))
         self.model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         batches = tqdm(self._epoch_loader(epoch), desc=f"epoch {epoch}", unit="batch",
-                       disable=not self.progress, leave=False)
+                       disable=None if self.progress else True, leave=False)  # None: off unless stderr is a terminal
         cfg = self.config.train
         buffers = [b for b in self.model.buffers() if b.is_floating_point()]  # e.g. BatchNorm's running stats
         previous: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -207,11 +223,13 @@ class Trainer(EpochLoop):
             targets = targets.to(self.device, non_blocking=True)
             hard = targets.float() if self.data.multi_label else nn.functional.one_hot(targets, self.data.n_classes)
             soft = smooth(hard.float(), cfg.label_smoothing)
+            if self.teacher is not None:  # mixed alongside the labels
+                soft = torch.cat([soft, self.teacher[indices.to(self.device)]], dim=1)
             inputs, soft, weights = augment_batch(clean, soft, weights.to(self.device).float(), cfg.augment,
                                                   in_db=self.transform.in_db, spectral=self.transform.spectral)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 logits = self.forward_model(inputs)
-            per_clip = clip_losses(logits.float(), soft, cfg.loss, cfg.gce_q, self.data.multi_label)
+            per_clip = self.clip_losses(logits.float(), soft)
             loss = weighted_mean(per_clip, weights)
             # one synchronisation, as loss.item() alone was: the loss, and whether this forward pass left
             # the running statistics finite (finite but absurd features overflow them, not the loss)
@@ -232,10 +250,56 @@ class Trainer(EpochLoop):
             seen += len(targets)
             batches.set_postfix(loss=f"{loss_sum / seen:.3f}", refresh=False)
         loss_sum, correct, seen = dd.all_reduce_sum([loss_sum, correct, seen], self.device)
-        val = self.validate()
+        if self.averaging(epoch):
+            val = self.validate(self.update_average(epoch))
+        else:
+            val = self.validate()
         accuracy_column = {} if self.data.multi_label else {"train_acc": correct / max(seen, 1)}
         return {"epoch": epoch, "loss": loss_sum / max(seen, 1), **accuracy_column, **val,
                 "seconds": time.perf_counter() - start}
+
+    def clip_losses(self, logits: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+        """Each clip's loss against its soft targets; with a teacher (whose probabilities follow the
+        classes' columns in ``soft``), (1 - alpha) x that + alpha x the distillation loss."""
+        cfg = self.config.train
+        if self.teacher is None:
+            return clip_losses(logits, soft, cfg.loss, cfg.gce_q, self.data.multi_label)
+        soft, teacher = soft.split(self.data.n_classes, dim=1)
+        hard = clip_losses(logits, soft, cfg.loss, cfg.gce_q, self.data.multi_label)
+        return (1 - cfg.distill_alpha) * hard + cfg.distill_alpha * distill_losses(logits, teacher,
+                                                                                     cfg.distill_temperature)
+
+    def averaging(self, epoch: int) -> bool:
+        """Whether ``epoch`` is in the SWA phase (its weights enter the average, which it validates)."""
+        return self.swa_first is not None and epoch >= self.swa_first
+
+    def update_average(self, epoch: int) -> nn.Module:
+        """Add the weights after ``epoch`` to the SWA average, recompute the average's BatchNorm
+        statistics on this epoch's training crops (unaugmented), and return the averaged model."""
+        assert self.swa is not None
+        self.swa.update_parameters(self.model)
+        update_batchnorm(self.swa.module, (clean.to(self.device) for clean, *_ in self._epoch_loader(epoch)))
+        return self.swa.module
+
+    def best_model(self) -> nn.Module:
+        """The SWA average from the first SWA epoch on (``best.pt`` keeps it when it validates best), else the model."""
+        if self.swa is not None and self.averaging(self.state["epoch"]):
+            return self.swa.module
+        return self.model
+
+    def extra_state(self) -> dict:
+        """The SWA average (its weights, BatchNorm statistics and count), when SWA is on."""
+        return {} if self.swa is None else {"swa": {k: v.detach().cpu() for k, v in self.swa.state_dict().items()}}
+
+    def load_extra_state(self, path: Path, checkpoint: dict) -> None:
+        """Restore the SWA average of a ``last.pt``; one written without SWA resumes with an empty average."""
+        if self.swa is None or "swa" not in checkpoint:
+            return
+        try:
+            self.swa.load_state_dict(checkpoint["swa"])
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise SoundtagError(f"{path}: its SWA average does not fit this model ({str(exc).splitlines()[0][:120]})"
+                                ) from None
 
     def bad_batch_cause(self, inputs: torch.Tensor, per_clip: torch.Tensor, indices: torch.Tensor,
                         previous: tuple[torch.Tensor, torch.Tensor] | None = None) -> str:
@@ -271,13 +335,13 @@ class Trainer(EpochLoop):
         return (f"the largest feature magnitude of the batch is {float(peaks[worst]):.3g}, "
                 f"in {examples[worst].path}{others}")
 
-    def validate(self) -> dict[str, float]:
+    def validate(self, model: nn.Module | None = None) -> dict[str, float]:
         """Validation loss, accuracy and MAP@3 over whole clips (windows averaged), or for a multi-label
-        run the binary cross-entropy, lwlrap and macro mAP; a validation clip whose probabilities are not
-        finite stops training, naming it."""
+        run the binary cross-entropy, lwlrap and macro mAP, of ``model`` (default: the trained one); a
+        validation clip whose probabilities are not finite stops training, naming it."""
         if not self.data.val:
             return {column: float("nan") for column in self.metrics_columns if column.startswith("val_")}
-        probs = self.validation_probabilities()
+        probs = self.validation_probabilities(model)
         if self.data.multi_label:
             truth = target_matrix(self.data.val, self.data.n_classes)
             p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
@@ -289,11 +353,11 @@ class Trainer(EpochLoop):
         return {"val_loss": float(-np.log(picked).mean()), "val_acc": accuracy(probs, targets),
                 "val_map3": map_at_k(probs, targets, 3)}
 
-    def validation_probabilities(self) -> np.ndarray:
-        """The model's probabilities of the validation clips (windows averaged); non-finite ones stop
-        training, naming the clips."""
+    def validation_probabilities(self, model: nn.Module | None = None) -> np.ndarray:
+        """The probabilities of ``model`` (default: the trained one) on the validation clips (windows
+        averaged); non-finite ones stop training, naming the clips."""
         probs = predict_clips(
-            self.model, (self.data.cache.load(e.path) for e in self.data.val), self.data.width, self.data.hop,
+            model or self.model, (self.data.cache.load(e.path) for e in self.data.val), self.data.width, self.data.hop,
             self.device, self.config.train.batch_size, self.config.train.pad_mode, self.data.multi_label,
         )
         bad = ~np.isfinite(probs).all(axis=1)

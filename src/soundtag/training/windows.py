@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from soundtag.data import fit_width
+from soundtag.data.activity import loud_windows
 
 
 def activation(logits: torch.Tensor, multi_label: bool = False) -> torch.Tensor:
@@ -57,9 +58,11 @@ def predict_clips(
     batch_size: int = 32,
     pad_mode: str = "repeat",
     multi_label: bool = False,
+    floor_db: float | None = None,
 ) -> np.ndarray:
     """Probabilities (n_clips, n_classes), each clip the mean over its windows of :func:`activation`
-    (softmax, or a sigmoid per class for a ``multi_label`` run).
+    (softmax, or a sigmoid per class for a ``multi_label`` run); with ``floor_db`` (dB features only)
+    over the windows within ``floor_db`` of the clip's loudest (:func:`~soundtag.data.activity.loud_windows`).
 
     ``clips`` may be a lazy iterable: only about one batch of windows is held at a time.
     """
@@ -82,7 +85,8 @@ def predict_clips(
         owners.clear()
 
     for i, features in enumerate(clips):
-        for window in clip_windows(features, width, hop, pad_mode):
+        windows = clip_windows(features, width, hop, pad_mode)
+        for window in windows if floor_db is None else windows[loud_windows(windows, floor_db)]:
             pending.append(window)
             owners.append(i)
             if len(pending) >= batch_size:

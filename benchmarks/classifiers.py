@@ -41,11 +41,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python benchmarks/classifiers.py` as well as `python -m benchmarks.classifiers`
     sys.path.insert(0, str(REPO))
 from benchmarks.common import machine_line  # noqa: E402  (needs REPO on sys.path)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from soundtag.data.cache import FeatureCache
 
 CONFIG = REPO / "configs" / "fsd-mini.yaml"
 DEFAULT_CORPUS = (REPO / ".." / "shared" / "datasets" / "fsd-mini").resolve()
@@ -54,6 +60,7 @@ TAG_METHOD = "vgg_small_logmel"
 BASELINE_ISSUE_MAP3 = 0.71  # the issue's figure for the reference baseline on fsd-mini
 TARGET_MARGIN = 0.10
 TARGET_RTF = 300.0
+MFCC_OVERRIDES = ["features.name=mfcc", "train.augment.gain_db=0"]  # the baseline's features (no gain: not in dB)
 
 # name -> (what, overrides on configs/fsd-mini.yaml, default epoch budget; 0 = the config's). Train
 # settings (lr, batch size, crop, augmentation, loss weights, patience, validation split) are the
@@ -127,11 +134,11 @@ def run_method(name: str, args: argparse.Namespace, epochs: int | None) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)
     print(f"[{name}] features ...", file=sys.stderr, flush=True)
-    feats = timed(soundtag_cmd("features", str(args.corpus), "--config", str(CONFIG), *set_args,
+    feats = timed(soundtag_cmd("features", str(CONFIG), "--corpus", str(args.corpus), *set_args,
                                "--cache-dir", str(args.cache_dir), "--quiet"))
     print(f"[{name}] training (epochs <= {budget}), load {load()} ...", file=sys.stderr, flush=True)
     train = timed(soundtag_cmd("train", str(CONFIG), "--corpus", str(args.corpus), "--cache-dir", str(args.cache_dir),
-                               "--out", str(run_dir), "--quiet", *set_args))
+                               "--out-dir", str(run_dir), "--quiet", *set_args))
     metrics = pd.read_csv(run_dir / "metrics.csv")
     best = metrics.loc[metrics["val_map3"].idxmax()]
     test = run_json(soundtag_cmd("evaluate", str(run_dir), "--cache-dir", str(args.cache_dir), "--json", "--quiet"))
@@ -151,39 +158,52 @@ def run_method(name: str, args: argparse.Namespace, epochs: int | None) -> dict:
 # --------------------------------------------------------------------------------------- part B
 
 
-def run_baseline(args: argparse.Namespace) -> dict:
-    """MFCC mean+std per clip -> StandardScaler -> LogisticRegression, on the CNNs' train clips."""
+def mfcc_stats(cache: FeatureCache, path: str) -> np.ndarray:
+    """The baseline's clip vector: mean and standard deviation over time of each cached MFCC."""
+    import numpy as np
+
+    feats = cache.load(path)
+    return np.concatenate([feats.mean(axis=1), feats.std(axis=1)])
+
+
+def logreg_probabilities(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_classes: int) -> np.ndarray:
+    """StandardScaler -> LogisticRegression(max_iter=5000) fitted on the train vectors: class
+    probabilities of the test vectors (0 for a class with no train vector)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x_train, y_train)
+    probs = np.zeros((len(x_test), n_classes))
+    probs[:, model.classes_] = model.predict_proba(x_test)
+    return probs
+
+
+def run_baseline(args: argparse.Namespace) -> dict:
+    """MFCC mean+std per clip -> StandardScaler -> LogisticRegression, on the CNNs' train clips."""
+    import numpy as np
 
     from soundtag.config import load_config
     from soundtag.data import cache_features, read_corpus
     from soundtag.training import accuracy, map_at_k, prepare_training
 
     start, before = time.perf_counter(), load()
-    config = load_config(CONFIG, ["features.name=mfcc", f"data.corpus={args.corpus}", f"data.cache_dir={args.cache_dir}"])
+    config = load_config(CONFIG, [*MFCC_OVERRIDES, f"data.corpus={args.corpus}", f"data.cache_dir={args.cache_dir}"])
     prepared = prepare_training(config, progress=False)  # the same split as every CNN (features are cached here)
     corpus = read_corpus(config.data.corpus)
     cache = prepared.data.cache
     cache_features([c.path for c in corpus.test], config.audio, config.features, cache, num_workers=2, progress=False)
 
-    def stats(path: str) -> np.ndarray:
-        feats = cache.load(path)
-        return np.concatenate([feats.mean(axis=1), feats.std(axis=1)])
-
     label_map = prepared.label_map
     test = [c for c in corpus.test if c.label in label_map]
-    x_test = np.stack([stats(str(c.path)) for c in test])
+    x_test = np.stack([mfcc_stats(cache, str(c.path)) for c in test])
     y_test = np.array([label_map.index(str(c.label)) for c in test])
     scores = {}
     for split, examples in (("train", prepared.data.train), ("train+val", prepared.data.train + prepared.data.val)):
-        x = np.stack([stats(e.path) for e in examples])
+        x = np.stack([mfcc_stats(cache, e.path) for e in examples])
         y = np.array([e.target for e in examples])
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x, y)
-        probs = np.zeros((len(test), len(label_map)))
-        probs[:, model.classes_] = model.predict_proba(x_test)
+        probs = logreg_probabilities(x, y, x_test, len(label_map))
         scores[split] = {"map3": map_at_k(probs, y_test, 3), "acc": accuracy(probs, y_test), "n_train": len(y)}
     main = scores["train+val"]  # a logistic regression needs no validation clips: it gets every train clip
     print(f"[{BASELINE}] test MAP@3 {main['map3']:.4f} acc {main['acc']:.4f}", file=sys.stderr, flush=True)

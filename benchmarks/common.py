@@ -73,7 +73,7 @@ def experiment_parser(description: str, config: Path, out: str) -> argparse.Argu
     ``--set`` overrides and the results file to append to."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", default=str(config))
-    parser.add_argument("--out", default=out)
+    parser.add_argument("--out-dir", "--out", dest="out", default=out)
     parser.add_argument("--cache-dir", default=str(BENCH_DIR / "cache"))
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--append", metavar="RESULTS_MD")

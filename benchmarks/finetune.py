@@ -3,7 +3,7 @@
 same 5 clips per class; test MAP@3 on those 9 classes, over several draws of the 5 clips.
 
     python -m benchmarks.finetune [--draws 3] [--source-epochs 60] [--target-epochs 40]
-                                  [--tune-set key=value ...] [--out DIR]
+                                  [--tune-set key=value ...] [--out-dir DIR]
                                   [--append benchmarks/RESULTS.md]
 
 ``--tune-set`` changes the fine-tuned arm only (e.g. ``train.freeze_blocks=2``, ``train.lr=0.0003``);
@@ -59,14 +59,15 @@ def write_corpus(root: Path, train: list[dict[str, str]], test: list[dict[str, s
     return root
 
 
-def few_shot_rows(train: list[dict[str, str]], draw: int) -> list[dict[str, str]]:
-    """``SHOTS`` verified clips of each of the other classes, drawn with seed ``draw``."""
+def few_shot_rows(train: list[dict[str, str]], draw: int, shots: int = SHOTS) -> list[dict[str, str]]:
+    """``shots`` verified clips of each of the other classes (all of them where fewer), drawn with seed
+    ``draw``."""
     rng = np.random.default_rng(draw)
     chosen = []
     for label in OTHER:
         verified = sorted((r for r in train if r["label"] == label and r["manually_verified"] == "1"),
                           key=lambda r: r["fname"])
-        picks = rng.choice(len(verified), size=min(SHOTS, len(verified)), replace=False)
+        picks = rng.choice(len(verified), size=min(shots, len(verified)), replace=False)
         chosen += [verified[i] for i in sorted(picks)]
     return chosen
 
@@ -84,7 +85,7 @@ def train_and_score(out: Path, corpus: Path, epochs: int, cache: Path, init_from
     """Train (or fine-tune) one run and return its test metrics and training seconds."""
     start = time.perf_counter()
     extra = (["--init-from", init_from] if init_from else []) + [a for o in overrides for a in ("--set", o)]
-    soundtag("train", CONFIG, "--corpus", corpus, "--cache-dir", cache, "--out", out, "--quiet",
+    soundtag("train", CONFIG, "--corpus", corpus, "--cache-dir", cache, "--out-dir", out, "--quiet",
              "--set", f"train.epochs={epochs}", "--set", f"train.patience={epochs}", *extra)
     metrics = json.loads(soundtag("evaluate", out, "--json", "--quiet", "--cache-dir", cache))
     return {**metrics, "seconds": time.perf_counter() - start}
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-epochs", type=int, default=40)
     parser.add_argument("--tune-set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for the fine-tuned runs only")
-    parser.add_argument("--out", default=str(BENCH_DIR / "finetune"))
+    parser.add_argument("--out-dir", "--out", dest="out", default=str(BENCH_DIR / "finetune"))
     parser.add_argument("--append", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(argv)
     text = run(args)

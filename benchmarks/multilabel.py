@@ -2,7 +2,7 @@
 thresholds chosen on validation clips) against a one-vs-rest logistic regression on per-clip MFCC
 mean/std, on the same train/test soundscapes.
 
-    python -m benchmarks.multilabel [--train 600 --test 150] [--out DIR]
+    python -m benchmarks.multilabel [--train 600 --test 150] [--out-dir DIR]
                                     [--set key=value ...] [--append benchmarks/RESULTS.md]
 
 The soundscapes are generated on demand (``scripts/make_soundscapes.py``, seed 0) into ``OUT/corpus``
@@ -92,17 +92,23 @@ def reference(manifest: Path, cache: Path) -> dict:
             "n_clips": len(y_test)}
 
 
+def train_run(manifest: Path, out: Path, cache: Path, overrides: list[str]) -> tuple[Path, float]:
+    """The run ``OUT/run`` of ``configs/soundscapes.yaml`` with ``overrides`` (trained, or resumed when
+    there), and the minutes the train command took."""
+    run = out / "run"
+    start = time.perf_counter()
+    sets = [item for override in overrides for item in ("--set", override)]
+    soundtag("train", CONFIG, "--corpus", manifest, "--cache-dir", cache, "--out-dir", run, "--quiet", *sets)
+    return run, (time.perf_counter() - start) / 60
+
+
 def cnn(manifest: Path, out: Path, cache: Path, overrides: list[str]) -> dict:
     """Train, evaluate and tag with ``configs/soundscapes.yaml``; metrics plus the share of event-free
     test soundscapes that got no tag."""
     from soundtag.data import read_corpus
     from soundtag.inference.shards import is_provenance
 
-    run = out / "run"
-    start = time.perf_counter()
-    sets = [item for override in overrides for item in ("--set", override)]
-    soundtag("train", CONFIG, "--corpus", manifest, "--cache-dir", cache, "--out", run, "--quiet", *sets)
-    minutes = (time.perf_counter() - start) / 60
+    run, minutes = train_run(manifest, out, cache, overrides)
     metrics = json.loads(soundtag("evaluate", run, "--json", "--quiet", "--cache-dir", cache))
     tags = out / "test-tags.jsonl"
     test = read_corpus(manifest).test
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=int, default=600)
     parser.add_argument("--test", type=int, default=150)
-    parser.add_argument("--out", type=Path, default=BENCH_DIR / "multilabel")
+    parser.add_argument("--out-dir", "--out", dest="out", type=Path, default=BENCH_DIR / "multilabel")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--append", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(argv)

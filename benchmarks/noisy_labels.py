@@ -1,7 +1,7 @@
 """Noisy-label benchmark on fsd-mini: the DCASE 2018 recipe (soundtag experiment) stage by stage,
 and label spreading over autoencoder latents against the plain MFCC-statistics reference.
 
-    python -m benchmarks.noisy_labels [--config configs/experiment-fsd-mini.yaml] [--out DIR]
+    python -m benchmarks.noisy_labels [--config configs/experiment-fsd-mini.yaml] [--out-dir DIR]
                                       [--cache-dir DIR] [--append benchmarks/RESULTS.md]
 
 Targets (issue 5): (c) promoted beats (a) all labels and (b) verified; (e) the ensemble beats every

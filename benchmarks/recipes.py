@@ -1,7 +1,7 @@
 """Recipe benchmark on fsd-mini: the DCASE 2018 recipe against ``configs/recipe-best.yaml``'s second
 recipe, trained in one ``soundtag experiment`` run on the same machine, and the two label cleaners.
 
-    python -m benchmarks.recipes [--config configs/recipe-best.yaml] [--out DIR] [--cache-dir DIR]
+    python -m benchmarks.recipes [--config configs/recipe-best.yaml] [--out-dir DIR] [--cache-dir DIR]
                                  [--append benchmarks/RESULTS.md]
     python -m benchmarks.recipes --ablation [--append benchmarks/RESULTS.md]
 
@@ -92,7 +92,7 @@ def ablation(config: Path, corpus: Path, cache_dir: str, work: Path) -> pd.DataF
         run_dir = work / name.replace(" ", "-").replace("(", "").replace(")", "")
         set_args = [a for s in sets for a in ("--set", s)]
         timed(soundtag_cmd("train", str(config), "--corpus", str(corpus), "--cache-dir", cache_dir,
-                           "--out", str(run_dir), "--quiet", *set_args))
+                           "--out-dir", str(run_dir), "--quiet", *set_args))
         test = run_json(soundtag_cmd("evaluate", str(run_dir), "--cache-dir", cache_dir, "--json", "--quiet"))
         metrics = pd.read_csv(run_dir / "metrics.csv")
         rows.append({"variant": name, "overrides": " ".join(sets) or "-", "epochs": len(metrics),

@@ -417,12 +417,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="fsd-mini folder (read only)")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="demo corpus folder to write")
+    ap.add_argument("--out-dir", "--out", dest="out", type=Path, default=DEFAULT_OUT,
+                    help="demo corpus folder to write (default: data/demo)")
     ap.add_argument("--classes", nargs="+", default=list(CLASSES), help="vocabulary of the demo corpus")
     ap.add_argument("--min-test", type=int, default=MIN_TEST, help="top test up to this many clips per class")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--max-mb", type=float, default=MAX_MB, help="fail if the audio exceeds this size")
-    ap.add_argument("--overwrite", action="store_true", help="replace an existing demo corpus at --out")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing demo corpus at --out-dir")
     return ap.parse_args(argv)
 
 

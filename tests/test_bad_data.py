@@ -197,7 +197,7 @@ def test_6_train_exits_2_naming_the_clip_and_writes_no_best_pt(tmp_path, capfd):
     cache.save(clip.path, np.random.default_rng(0).normal(size=(32, 120)).astype(np.float32) * 1e20)
     config_file = tmp_path / "tiny.yaml"
     config_file.write_text(json.dumps(config.to_dict()))
-    code = main(["train", str(config_file), "--out", str(tmp_path / "run"), "--quiet"])
+    code = main(["train", str(config_file), "--out-dir", str(tmp_path / "run"), "--quiet"])
     captured = capfd.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("soundtag: error:")]
     assert code == 2 and len(errors) == 1 and "Traceback" not in captured.err
@@ -236,7 +236,8 @@ def test_8_the_same_name_in_train_and_validation_cannot_happen_on_the_cli(tmp_pa
     rows = [[r["fname"], r["label"], r["manually_verified"]] for r in read_rows(DEMO / "train.csv")]
     rows.append([f"./{rows[0][0]}", rows[0][1], rows[0][2]])
     root = linked_corpus(tmp_path / "corpus", rows)
-    code = main(["features", str(root), "--cache-dir", str(tmp_path / "cache"), "--workers", "0", "--quiet"])
+    code = main(["features", "--corpus", str(root), "--cache-dir", str(tmp_path / "cache"), "--workers", "0",
+                 "--quiet"])
     err = capfd.readouterr().err
     assert code == 2 and err.count("soundtag: error:") == 1 and f"'./{rows[0][0]}'" in err
 
@@ -265,7 +266,7 @@ def test_10_train_says_there_is_no_validation_split(tmp_path, capsys, feature_ca
     root = linked_corpus(tmp_path / "corpus", rows)
     config = tmp_path / "tiny.yaml"
     config.write_text(json.dumps(tiny_config(feature_cache_dir, "train.epochs=1").to_dict()))
-    code = main(["train", str(config), "--corpus", str(root), "--out", str(tmp_path / "run"), "--quiet"])
+    code = main(["train", str(config), "--corpus", str(root), "--out-dir", str(tmp_path / "run"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
     line = out.strip().splitlines()[-1]
@@ -420,8 +421,8 @@ def test_25_a_corpus_of_per_file_links_is_read_and_featurised(tmp_path, capfd):
     assert corpus.rejected == []
     assert len(corpus.train) == len(read_rows(DEMO / "train.csv"))
     assert len(corpus.test) == len(read_rows(DEMO / "test.csv"))
-    code = main(["features", str(root), "--set", "features.n_mels=32", "--cache-dir", str(tmp_path / "cache"),
-                 "--workers", "0", "--quiet"])
+    code = main(["features", "--corpus", str(root), "--set", "features.n_mels=32",
+                 "--cache-dir", str(tmp_path / "cache"), "--workers", "0", "--quiet"])
     out, err = capfd.readouterr()
     assert code == 0, err
     assert out.startswith(f"{len(corpus.clips)} clips (0 already cached, {len(corpus.clips)} extracted, 0 failed)")
@@ -433,7 +434,7 @@ def test_25_train_says_why_no_training_clip_is_usable(tmp_path, capfd, feature_c
     root = linked_corpus(tmp_path / "corpus", rows)
     config = tmp_path / "tiny.yaml"
     config.write_text(json.dumps(tiny_config(feature_cache_dir, "train.epochs=1").to_dict()))
-    code = main(["train", str(config), "--corpus", str(root), "--out", str(tmp_path / "run"), "--quiet"])
+    code = main(["train", str(config), "--corpus", str(root), "--out-dir", str(tmp_path / "run"), "--quiet"])
     err = capfd.readouterr().err
     assert code == 2 and err.count("soundtag: error:") == 1
     line = err.strip().splitlines()[-1]
@@ -447,7 +448,7 @@ def test_25_train_warns_once_with_the_rows_left_out_even_when_quiet(tmp_path, ca
     root = linked_corpus(tmp_path / "corpus", rows)
     config = tmp_path / "tiny.yaml"
     config.write_text(json.dumps(tiny_config(feature_cache_dir, "train.epochs=1").to_dict()))
-    code = main(["train", str(config), "--corpus", str(root), "--out", str(tmp_path / "run"), "--quiet"])
+    code = main(["train", str(config), "--corpus", str(root), "--out-dir", str(tmp_path / "run"), "--quiet"])
     err = capfd.readouterr().err
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("soundtag: warning:")]
@@ -460,7 +461,7 @@ def test_25_predict_says_the_test_rows_were_left_out_not_that_there_is_no_test_c
     run = fake_run(tmp_path / "run", feature_cache_dir)
     test = [[f"/abs/{r['fname']}", r["label"]] for r in read_rows(DEMO / "test.csv")]
     root = linked_corpus(tmp_path / "corpus", test=test)
-    code = main(["predict", str(run), "--corpus", str(root), "--submission", str(tmp_path / "s.csv"), "--quiet"])
+    code = main(["predict", str(run), "--corpus", str(root), "-o", str(tmp_path / "s.csv"), "--quiet"])
     err = capfd.readouterr().err
     assert code == 2
     assert "no test CSV" not in err

@@ -239,7 +239,7 @@ def test_tag_lists_each_bad_file_once_and_tags_every_good_one(run_dir, audio_fol
     out = tmp_path / "out" / "tags.jsonl"
     code, stdout, stderr = run_main(capfd, ["tag", run_dir, audio_folder.root, "--format", "jsonl", "-o", out, "--quiet"])
 
-    assert code == 0, stderr
+    assert code == 1, stderr  # some inputs failed
     assert stdout == ""
     assert sorted(out.parent.iterdir()) == [out]  # no temporary file left beside the output
     text = out.read_text(encoding="utf-8")
@@ -274,19 +274,17 @@ def test_tag_lists_each_bad_file_once_and_tags_every_good_one(run_dir, audio_fol
 
 def test_features_lists_each_bad_file_once_and_caches_every_good_one(audio_folder, tmp_path, capfd):
     cache_dir = tmp_path / "cache"
-    code, stdout, stderr = run_main(capfd, ["features", audio_folder.root, "--cache-dir", cache_dir, "--workers", "0",
-                                            "--quiet"])
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", audio_folder.root, "--cache-dir", cache_dir,
+                                            "--workers", "0", "--quiet"])
 
-    assert code == 0, stderr
-    assert own_lines(stderr) == []
+    assert code == 1, stderr  # some inputs failed
     lines = stdout.splitlines()
     n_bad, n_good = len(audio_folder.bad), len(audio_folder.good)
     assert lines[0].startswith(f"{audio_folder.n_files} clips (0 already cached, {n_good} extracted, {n_bad} failed)")
-    assert lines[2] == f"skipped {n_bad} file(s) that could not be read:"
-    listed = lines[3:]
+    listed = own_lines(stderr)  # one warning line per bad file
     assert len(listed) == n_bad
     for name, path in audio_folder.bad.items():
-        (line,) = [line for line in listed if line.startswith(f"  {path}: ")]
+        (line,) = [line for line in listed if line.startswith(f"soundtag: warning: could not read {path}: ")]
         assert expected_problem(name) in line
 
     config = load_config(None)
@@ -405,7 +403,8 @@ def test_a_broken_csv_stops_with_one_line_naming_it(tmp_path, capfd, case, csv_n
     else:
         test.append(["t.flac", "Bark"])
     root = demo_corpus(tmp_path / "corpus", extra, test)
-    code, stdout, stderr = run_main(capfd, ["features", root, "--cache-dir", tmp_path / "cache", "--workers", "0"])
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", root, "--cache-dir", tmp_path / "cache",
+                                            "--workers", "0"])
     assert code == 2
     assert stderr == f"soundtag: error: {root / csv_name}: {fragment}\n"
     assert stdout == ""
@@ -419,8 +418,8 @@ def test_csvs_with_a_bom_and_crlf_are_read(tmp_path, capfd):
     (root / "train.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     (root / "test.csv").write_bytes(b"\xef\xbb\xbffname,label\r\nt.flac,Bark\r\n")
     assert [c.fname for c in read_corpus(root).clips] == [f for f, _ in DEMO_ROWS] + ["t.flac"]
-    code, stdout, stderr = run_main(capfd, ["features", root, "--cache-dir", tmp_path / "cache", "--workers", "0",
-                                            "--quiet"])
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", root, "--cache-dir", tmp_path / "cache",
+                                            "--workers", "0", "--quiet"])
     assert code == 0, stderr
     assert stdout.startswith("4 clips (0 already cached, 4 extracted, 0 failed)")
     assert len(cached_entries(tmp_path / "cache")) == 4
@@ -439,13 +438,14 @@ def test_rows_escaping_the_corpus_are_listed_and_the_rest_processed(tmp_path, ca
     assert [fname for fname in unsafe if any(repr(fname) in problem for _, problem in corpus.rejected)] == unsafe
 
     cache_dir = tmp_path / "cache"
-    code, stdout, stderr = run_main(capfd, ["features", root, "--cache-dir", cache_dir, "--workers", "0", "--quiet"])
-    assert code == 0, stderr
-    lines = stdout.splitlines()
-    assert lines[0].startswith("4 clips (0 already cached, 4 extracted, 0 failed)")
-    assert lines[2] == f"left out {len(unsafe)} CSV row(s):"
-    for fname, line in zip(unsafe, lines[3:]):
-        assert line.startswith(f"  {root / 'train.csv'}: ") and repr(fname) in line
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", root, "--cache-dir", cache_dir, "--workers", "0",
+                                            "--quiet"])
+    assert code == 1, stderr  # some inputs (CSV rows) failed
+    assert stdout.startswith("4 clips (0 already cached, 4 extracted, 0 failed)")
+    lines = own_lines(stderr)
+    assert len(lines) == len(unsafe)
+    for fname, line in zip(unsafe, lines):
+        assert line.startswith(f"soundtag: warning: left out a row of {root / 'train.csv'}: ") and repr(fname) in line
     assert len(cached_entries(cache_dir)) == 4
     config = load_config(None)
     assert FeatureCache(cache_dir, config.audio, config.features).contains(outside)  # through the link
@@ -465,15 +465,15 @@ def test_an_unreadable_file_is_listed_and_the_rest_processed(run_dir, tmp_path, 
     locked.chmod(0)
     try:
         code, stdout, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", "jsonl", "--quiet"])
-        assert code == 0, stderr
+        assert code == 1, stderr
         records = {Path(r["file"]).name: r for r in map(json.loads, stdout.splitlines())}
         assert records["locked.wav"]["error"] == "permission denied" and "tags" in records["good.wav"]
         assert own_lines(stderr) == [f"soundtag: warning: could not tag {locked}: permission denied"]
 
-        code, stdout, _ = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
-                                           "--quiet"])
-        assert code == 0
-        assert stdout.splitlines()[-1] == f"  {locked}: permission denied"
+        code, stdout, stderr = run_main(capfd, ["features", "--corpus", folder, "--cache-dir", tmp_path / "cache",
+                                                "--workers", "0", "--quiet"])
+        assert code == 1
+        assert own_lines(stderr) == [f"soundtag: warning: could not read {locked}: permission denied"]
         assert len(cached_entries(tmp_path / "cache")) == 1
     finally:
         locked.chmod(0o644)
@@ -520,14 +520,15 @@ def test_an_unreadable_file_as_another_user(run_dir, world_readable_dir):
         return subprocess.run(command, capture_output=True, text=True, env=env, cwd=writable, timeout=300)
 
     tagged = as_nobody("tag", run, folder, "--format", "jsonl", "--quiet")
-    assert tagged.returncode == 0, tagged.stderr
+    assert tagged.returncode == 1, tagged.stderr
     records = {Path(r["file"]).name: r for r in map(json.loads, tagged.stdout.splitlines())}
     assert records["locked.wav"]["error"] == "permission denied" and "tags" in records["good.wav"]
     assert own_lines(tagged.stderr) == [f"soundtag: warning: could not tag {locked}: permission denied"]
 
-    extracted = as_nobody("features", folder, "--cache-dir", writable / "cache", "--workers", "0", "--quiet")
-    assert extracted.returncode == 0, extracted.stderr
-    assert extracted.stdout.splitlines()[-1] == f"  {locked}: permission denied"
+    extracted = as_nobody("features", "--corpus", folder, "--cache-dir", writable / "cache", "--workers", "0",
+                          "--quiet")
+    assert extracted.returncode == 1, extracted.stderr
+    assert own_lines(extracted.stderr) == [f"soundtag: warning: could not read {locked}: permission denied"]
     assert len(cached_entries(writable / "cache")) == 1
 
 
@@ -699,14 +700,14 @@ def test_a_header_never_sizes_an_allocation(run_dir, tmp_path, capfd, monkeypatc
         return original_read(self, frames, *args, **kwargs)
 
     monkeypatch.setattr(sf.SoundFile, "read", spy)
-    code, stdout, stderr = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
-                                            "--quiet"])
-    assert code == 0, stderr
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", folder, "--cache-dir", tmp_path / "cache",
+                                            "--workers", "0", "--quiet"])
+    assert code == 1, stderr
     assert stdout.startswith("2 clips (0 already cached, 1 extracted, 1 failed)")
-    assert stdout.splitlines()[-1].startswith(f"  {huge}: corrupt audio data (")
+    assert own_lines(stderr)[-1].startswith(f"soundtag: warning: could not read {huge}: corrupt audio data (")
 
     code, stdout, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", "jsonl", "--quiet"])
-    assert code == 0, stderr
+    assert code == 1, stderr
     records = {Path(r["file"]).name: r for r in map(json.loads, stdout.splitlines())}
     assert "tags" in records["good.wav"] and "corrupt audio data" in records["huge.flac"]["error"]
     assert reads and all(0 < frames <= BLOCK_SAMPLES for frames in reads), sorted(set(reads))
@@ -731,12 +732,13 @@ def test_rates_no_audio_has_are_refused_by_name(run_dir, tmp_path, capfd):
     load_audio(wav_claiming_rate(tmp_path / "lowest.wav", MIN_SAMPLE_RATE), 32000)  # the bounds themselves pass
     load_audio(wav_claiming_rate(tmp_path / "highest.wav", MAX_SAMPLE_RATE), 32000)
 
-    code, stdout, stderr = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
-                                            "--quiet"])
-    assert code == 0, stderr
-    assert stdout.splitlines()[-2:] == [f"  {absurd}: {reasons[absurd]}", f"  {one_hz}: {reasons[one_hz]}"]
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", folder, "--cache-dir", tmp_path / "cache",
+                                            "--workers", "0", "--quiet"])
+    assert code == 1, stderr
+    assert own_lines(stderr)[-2:] == [f"soundtag: warning: could not read {absurd}: {reasons[absurd]}",
+                                      f"soundtag: warning: could not read {one_hz}: {reasons[one_hz]}"]
     code, stdout, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", "jsonl", "--quiet"])
-    assert code == 0, stderr
+    assert code == 1, stderr
     errors = {r["file"]: r.get("error") for r in map(json.loads, stdout.splitlines())}
     assert errors == {str(absurd): reasons[absurd], str(folder / "good.wav"): None, str(one_hz): reasons[one_hz]}
 
@@ -752,8 +754,8 @@ def write_silent_flac(path: Path, minutes: int, sample_rate: int = 16000) -> Pat
 
 def peak_rss_of_features(folder: Path, cache_dir: Path, env: dict[str, str], *settings: str) -> int:
     """Peak resident memory (kB) of ``soundtag features`` on ``folder``, measured from a fresh parent."""
-    command = [sys.executable, "-c", MEASURE_CHILD, sys.executable, "-m", "soundtag", "features", str(folder),
-               "--cache-dir", str(cache_dir), "--workers", "0", "--quiet"]
+    command = [sys.executable, "-c", MEASURE_CHILD, sys.executable, "-m", "soundtag", "features",
+               "--corpus", str(folder), "--cache-dir", str(cache_dir), "--workers", "0", "--quiet"]
     command += [arg for setting in settings for arg in ("--set", setting)]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -797,7 +799,7 @@ def test_a_file_over_max_seconds_is_cut_with_a_warning_naming_it(tmp_path, caplo
         (str(long), "silent: every sample is 0"),
     ]
     logged = [record.getMessage() for record in caplog.records]
-    assert logged == [f"soundtag: warning: {long}: {note}" for _, note in report.warnings]
+    assert logged == [f"{long}: {note}" for _, note in report.warnings]
     assert cache.load(long).shape == (8, 1 + 600 * 32000 // 320)
     assert report.seconds == pytest.approx(601.0)
 
@@ -821,18 +823,19 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_written_escaped(run_dir, 
     unreadable. It is read like any file; outputs write the bytes that are not UTF-8 as ``\\xNN``."""
     folder, latin1, broken = make_unnamed_folder(tmp_path / "names")
     assert display_name(latin1) == str(folder / "caf\\xe9.wav")
-    code, stdout, stderr = run_main(capfd, ["features", folder, "--cache-dir", tmp_path / "cache", "--workers", "0",
-                                            "--quiet"])
-    assert code == 0, stderr
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", folder, "--cache-dir", tmp_path / "cache",
+                                            "--workers", "0", "--quiet"])
+    assert code == 1, stderr
     assert stdout.startswith("3 clips (0 already cached, 2 extracted, 1 failed)")
-    assert stdout.splitlines()[-1].startswith(f"  {folder}/bad\\xff.wav: not a readable audio file (")
+    assert own_lines(stderr)[-1].startswith(f"soundtag: warning: could not read {folder}/bad\\xff.wav: not a readable "
+                                            "audio file (")
     config = load_config(None)
     assert FeatureCache(tmp_path / "cache", config.audio, config.features).load(latin1).shape[0] == 64
 
     for fmt in ("json", "csv"):
         out = tmp_path / f"tags.{fmt}"
         code, _, stderr = run_main(capfd, ["tag", run_dir, folder, "--format", fmt, "-o", out, "--quiet"])
-        assert code == 0, stderr
+        assert code == 1, stderr
         text = out.read_bytes().decode("utf-8")  # strict: valid UTF-8 throughout
         assert not re.search("[\ud800-\udfff]", text)
         if fmt == "json":
@@ -884,18 +887,19 @@ def test_pipes_devices_and_broken_links_are_listed_as_what_they_are(run_dir, spe
         assert info.value.problem == problem
 
     code, stdout, stderr = run_main(capfd, ["tag", run_dir, special_folder, "--format", "jsonl", "--quiet"])
-    assert code == 0, stderr
+    assert code == 1, stderr
     records = {Path(r["file"]).name: r for r in map(json.loads, stdout.splitlines())}
     assert {name: r.get("error") for name, r in records.items()} == {**expected, "good.wav": None}
     assert own_lines(stderr) == [f"soundtag: warning: could not tag {special_folder / name}: {problem}"
                                  for name, problem in sorted(expected.items())]
 
-    code, stdout, stderr = run_main(capfd, ["features", special_folder, "--cache-dir", tmp_path / "cache",
+    code, stdout, stderr = run_main(capfd, ["features", "--corpus", special_folder, "--cache-dir", tmp_path / "cache",
                                             "--workers", "0", "--quiet"])
-    assert code == 0, stderr
+    assert code == 1, stderr
     assert stdout.startswith("4 clips (0 already cached, 1 extracted, 3 failed)")
-    listed = [f"  {special_folder / name}: {problem}" for name, problem in sorted(expected.items())]
-    assert stdout.splitlines()[-3:] == listed
+    listed = [f"soundtag: warning: could not read {special_folder / name}: {problem}"
+              for name, problem in sorted(expected.items())]
+    assert own_lines(stderr)[-3:] == listed
 
 
 def test_silence_is_flagged_and_warned_about(run_dir, tmp_path, capfd):

@@ -32,7 +32,7 @@ CONFIG = str(REPO_ROOT / "configs" / "experiment-demo.yaml")
 def experiment_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("experiment")
     with single_thread_torch():
-        code = main(["experiment", CONFIG, *TINY, "--cache-dir", str(out / "cache"), "--out", str(out / "exp"),
+        code = main(["experiment", CONFIG, *TINY, "--cache-dir", str(out / "cache"), "--out-dir", str(out / "exp"),
                      "--quiet"])
     assert code == 0
     return out
@@ -102,7 +102,7 @@ def test_rerun_reuses_finished_stages(experiment_dir, capsys):
             "runs/selftrain/round-2"} <= runs
     with single_thread_torch():
         code = main(["experiment", CONFIG, *TINY, "--cache-dir", str(experiment_dir / "cache"),
-                     "--out", str(exp), "--quiet"])
+                     "--out-dir", str(exp), "--quiet"])
     assert code == 0
     assert "ensemble: test MAP@3" in capsys.readouterr().out
     assert finished_stage_files(exp) == before  # no epoch trained again, no latents changed
@@ -111,15 +111,15 @@ def test_rerun_reuses_finished_stages(experiment_dir, capsys):
 @pytest.mark.e2e
 def test_spread_compare_and_ensemble_commands(experiment_dir, capsys):
     exp = experiment_dir / "exp"
-    assert main(["spread", str(exp / "autoencoder"), "--compare", "--out", str(experiment_dir / "cmp"),
+    assert main(["spread", str(exp / "autoencoder"), "--compare", "--out-dir", str(experiment_dir / "cmp"),
                  "--quiet"]) == 0
     assert "groups5" in capsys.readouterr().out
     runs = [str(exp / "runs" / name) for name in ("all_labels", "verified", "promoted")]
-    assert main(["ensemble", *runs, "--method", "weighted", "--out", str(experiment_dir / "ens"), "--json",
+    assert main(["ensemble", *runs, "--method", "weighted", "--out-dir", str(experiment_dir / "ens"), "--json",
                  "--quiet"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["n_clips"] == 34 and len(metrics["runs"]) == 3
-    assert main(["ensemble", *runs, "--min-score", "1.01", "--out", str(experiment_dir / "ens2"), "--quiet"]) == 2
+    assert main(["ensemble", *runs, "--min-score", "1.01", "--out-dir", str(experiment_dir / "ens2"), "--quiet"]) == 2
 
 
 RECIPE = ["--set", "recipe.members=2", "--set", "recipe.cleaner=confident",
@@ -132,7 +132,7 @@ def test_second_recipe_trains_beside_the_reused_seed_stages(experiment_dir, caps
     before = (exp / "runs" / "promoted" / "metrics.csv").read_text()
     with single_thread_torch():
         code = main(["experiment", CONFIG, *TINY, *RECIPE, "--cache-dir", str(experiment_dir / "cache"),
-                     "--out", str(exp), "--quiet"])
+                     "--out-dir", str(exp), "--quiet"])
     assert code == 0
     assert "recipe recipe: test MAP@3" in capsys.readouterr().out
     assert (exp / "runs" / "promoted" / "metrics.csv").read_text() == before  # the 2018 stages were reused

@@ -238,7 +238,7 @@ def test_soundscapes_train_evaluate_and_tag_from_the_command_line(tmp_path, feat
     run_dir = tmp_path / "run"
     sets = [item for pair in zip(["--set"] * len(TINY), TINY) for item in pair]
     assert main(["train", str(REPO_ROOT / "configs" / "demo.yaml"), "--corpus", str(scapes / "manifest.csv"),
-                 "--cache-dir", str(feature_cache_dir), "--out", str(run_dir), *sets, "--set", "train.epochs=2",
+                 "--cache-dir", str(feature_cache_dir), "--out-dir", str(run_dir), *sets, "--set", "train.epochs=2",
                  "--quiet"]) == 0
     assert (run_dir / THRESHOLDS_FILE).is_file() and RunFolder(run_dir).is_multi_label()
     capsys.readouterr()

@@ -129,7 +129,7 @@ def test_2_outputs_may_not_replace_run_files(run_copy, audio, capsys):
     for args, output in [
         (["tag", run_dir, audio, "-o", run_dir / "best.pt"], run_dir / "best.pt"),
         (["export", run_dir, "--format", "torchscript", "-o", run_dir / "best.pt"], run_dir / "best.pt"),
-        (["predict", run_dir, "--submission", run_dir / "config.yaml", "--quiet"], run_dir / "config.yaml"),
+        (["predict", run_dir, "-o", run_dir / "config.yaml", "--quiet"], run_dir / "config.yaml"),
     ]:
         assert_user_error(cli(capsys, *args), str(output), "an input of this command", only_line=True)
     assert snapshot(run_dir / "best.pt", run_dir / "config.yaml") == before
@@ -138,8 +138,8 @@ def test_2_outputs_may_not_replace_run_files(run_copy, audio, capsys):
 def test_2_predict_may_not_replace_a_corpus_csv(run_dir, corpus, capsys):
     train_csv = corpus / "train.csv"
     before = snapshot(train_csv)
-    result = cli(capsys, "predict", run_dir, "--corpus", corpus, "--submission", corpus / "." / "train.csv", "--quiet")
-    assert_user_error(result, f"--submission {corpus / '.' / 'train.csv'}", str(train_csv), only_line=True)
+    result = cli(capsys, "predict", run_dir, "--corpus", corpus, "-o", corpus / "." / "train.csv", "--quiet")
+    assert_user_error(result, f"-o {corpus / '.' / 'train.csv'}", str(train_csv), only_line=True)
     assert snapshot(train_csv) == before
 
 
@@ -153,8 +153,8 @@ def test_2_predict_may_not_replace_a_manifest_corpus(run_dir, tmp_path, capsys):
     (manifest.parent / "audio_test").symlink_to(DEMO / "audio_test")
     manifest.write_text("fname,labels,verified,split\n" + "\n".join(rows) + "\n")
     before = snapshot(manifest)
-    result = cli(capsys, "predict", run_dir, "--corpus", manifest, "--submission", manifest, "--quiet")
-    assert_user_error(result, f"--submission {manifest}", "an input of this command", only_line=True)
+    result = cli(capsys, "predict", run_dir, "--corpus", manifest, "-o", manifest, "--quiet")
+    assert_user_error(result, f"-o {manifest}", "an input of this command", only_line=True)
     assert snapshot(manifest) == before
 
 
@@ -167,9 +167,10 @@ def test_2_other_commands_refuse_their_inputs_as_outputs(run_copy, corpus, tmp_p
     before = snapshot(shard, config)
     for args, fragments in [
         (["merge", shard, "-o", shard], [f"-o {shard}", "an input of this command"]),
-        (["train", config, "--out", config], [f"--out {config}", "an input of this command"]),
-        (["ensemble", run_dir, "--out", run_dir], [f"--out {run_dir}", "an input of this command"]),
-        (["features", corpus, "--cache-dir", corpus], [f"--cache-dir {corpus}", "an input of this command"]),
+        (["train", config, "--out-dir", config], [f"--out-dir {config}", "an input of this command"]),
+        (["ensemble", run_dir, "--out-dir", run_dir], [f"--out-dir {run_dir}", "an input of this command"]),
+        (["features", "--corpus", corpus, "--cache-dir", corpus],
+         [f"--cache-dir {corpus}", "an input of this command"]),
     ]:
         assert_user_error(cli(capsys, *args), *fragments, only_line=True)
     assert snapshot(shard, config) == before
@@ -192,9 +193,9 @@ def test_15_outputs_under_a_file_or_naming_a_file_are_refused_before_work(run_di
     for args, fragments in [
         (["tag", run_dir, audio, "-o", notes / "out.json"], [f"-o {notes / 'out.json'}", f"{notes} is a file"]),
         (["tag", run_dir, audio, "-o", tmp_path], [f"-o {tmp_path}", "is a folder"]),
-        (["features", DEMO, "--cache-dir", notes], [f"--cache-dir {notes}", "is a file, not a folder"]),
-        (["ensemble", run_dir, "--out", notes], [f"--out {notes}", "is a file, not a folder"]),
-        (["train", DEMO_CONFIG, "--out", notes / "run"], [f"--out {notes / 'run'}", f"{notes} is a file"]),
+        (["features", "--corpus", DEMO, "--cache-dir", notes], [f"--cache-dir {notes}", "is a file, not a folder"]),
+        (["ensemble", run_dir, "--out-dir", notes], [f"--out-dir {notes}", "is a file, not a folder"]),
+        (["train", DEMO_CONFIG, "--out-dir", notes / "run"], [f"--out-dir {notes / 'run'}", f"{notes} is a file"]),
         (["evaluate", run_dir, "--cache-dir", notes / "c"], [f"--cache-dir {notes / 'c'}", f"{notes} is a file"]),
     ]:
         assert_user_error(cli(capsys, *args), *fragments, only_line=True)
@@ -293,7 +294,7 @@ def test_16_a_full_disk_keeps_the_old_output_and_says_so(run_dir, audio, tmp_pat
     cache = tmp_path / "cache"
     tagged, extracted = run_main_in_subprocess([
         (200, ["tag", run_dir, audio, "-o", out, "--quiet"]),
-        (2000, ["features", DEMO, "--cache-dir", cache, "--workers", "0", "--quiet"]),
+        (2000, ["features", "--corpus", DEMO, "--cache-dir", cache, "--workers", "0", "--quiet"]),
     ], [], tmp_path, subprocess_env(tmp_path / "xdg"))
     assert_user_error(tagged, f"{out}: not written, the disk is full", "the previous file is unchanged",
                       only_line=True)
@@ -365,10 +366,10 @@ def tag_folder(tmp_path) -> Path:
 def test_26_sharded_tagging_in_the_default_format_merges_to_the_unsharded_output(run_dir, tag_folder, tmp_path,
                                                                                  capsys):
     whole = tmp_path / "whole.json"
-    assert cli(capsys, "tag", run_dir, tag_folder, "-o", whole, "--quiet").returncode == 0
+    assert cli(capsys, "tag", run_dir, tag_folder, "-o", whole, "--quiet").returncode == 1  # c.wav failed
     for k in (1, 2):
         result = cli(capsys, "tag", run_dir, tag_folder, "--shard", f"{k}/2", "-o", tmp_path / "tags.json", "--quiet")
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == (0 if ", 0 failed" in result.stderr else 1), result.stderr
         assert f"wrote {tmp_path / f'tags.shard-{k}-of-2.jsonl'}" in result.stderr
     shards = sorted(tmp_path.glob("tags.shard-*-of-2.jsonl"))
     assert len(shards) == 2
@@ -386,7 +387,7 @@ def test_26_sharded_tagging_in_the_default_format_merges_to_the_unsharded_output
 def test_26_csv_lists_failed_files(run_dir, tag_folder, tmp_path, capsys):
     out = tmp_path / "tags.csv"
     result = cli(capsys, "tag", run_dir, tag_folder, "--format", "csv", "-o", out, "--quiet")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # c.wav failed
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["file", "level", "start", "end", "rank", "label", "probability", "error"]
@@ -440,7 +441,7 @@ def test_6_non_finite_model_output_is_an_error_record_never_nan(run_dir, tmp_pat
     for fmt in ("json", "jsonl", "csv"):
         out = tmp_path / f"tags.{fmt}"
         result = cli(capsys, "tag", run_dir, folder, "--format", fmt, "-o", out, "--quiet")
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, result.stderr
         assert f"could not tag {folder / 'short.wav'}: model output is not finite" in result.stderr
         text = out.read_text()
         if fmt == "json":

@@ -71,7 +71,7 @@ def reference(run_dir, folder, workspace):
     from soundtag.cli.main import main
 
     out = workspace / "reference.jsonl"
-    assert main(["tag", str(run_dir), str(folder), "-o", str(out), "--quiet"]) == 0  # jsonl from the extension
+    assert main(["tag", str(run_dir), str(folder), "-o", str(out), "--quiet"]) == 1  # jsonl; broken.wav failed
     return out
 
 
@@ -99,7 +99,7 @@ def test_a_killed_job_resumes_to_the_uninterrupted_output(run_dir, folder, works
     kept = out.read_text().splitlines()
     assert len(kept) < len(expected)
     code, _, err = run_main(capfd, ["tag", run_dir, folder, "-o", out, "--resume", "--quiet"])
-    assert code == 0, err
+    assert code == 1, err  # broken.wav failed, in this run or the killed one
     assert without_created(lines_of(out)) == expected
     assert out.read_text().splitlines()[0] == kept[0]  # the first run's provenance stays
 
@@ -110,7 +110,7 @@ def test_a_half_written_last_line_is_rewritten(run_dir, folder, workspace, refer
     cut = data.index(b"\n", data.index(b"\n", data.index(b"\n") + 1) + 1) + 40  # 2 records and 40 bytes
     out.write_bytes(data[:cut])
     code, _, err = run_main(capfd, ["tag", run_dir, folder, "-o", out, "--resume", "--quiet"])
-    assert code == 0, err
+    assert code == 1, err  # broken.wav failed
     assert "(2 already there)" in err
     assert without_created(lines_of(out)) == without_created(lines_of(reference))
 
@@ -170,7 +170,7 @@ def test_hop_longer_than_segment_is_refused(run_dir, capfd):
 def test_embed_writes_clip_and_segment_embeddings(run_dir, folder, workspace, capfd):
     out = workspace / "emb.npz"
     code, _, err = run_main(capfd, ["embed", run_dir, folder, "-o", out, "--quiet"])
-    assert code == 0, err
+    assert code == 1, err  # broken.wav failed
     data = np.load(out)
     assert len(data["files"]) == 13 and list(data["failed"]) == [str(folder / "broken.wav")]
     assert data["clip"].shape[0] == 13 and data["segment"].shape[1] == data["clip"].shape[1]

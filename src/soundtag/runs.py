@@ -337,7 +337,7 @@ def _resumes(folder: RunFolder, config: RunConfig, may_change: tuple[str, ...] =
     changed = [key for key in differing_keys(folder.read_config(), config) if key.split(".")[0] not in may_change]
     if changed:
         raise SoundtagError(f"{folder.path}: already holds a run of another config ({_describe(changed)} differ); "
-                            f"use --resume {folder.path} or another --out")
+                            f"use --resume {folder.path} or another --out-dir")
     return True
 
 
@@ -407,31 +407,32 @@ def _owner(lock_path: Path) -> str:
 # --- logging -------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def run_logger(folder: RunFolder, console: bool = True, name: str = "soundtag.training",
+def run_logger(folder: RunFolder, name: str = "soundtag.training",
                writes: bool = True) -> Iterator[logging.Logger]:
-    """A logger that appends to the run's ``train.log`` (and echoes to stderr; with ``console=False``
-    only warnings, such as CSV rows left out, are echoed; errors reach the user as the exception that
-    ends the command) while a run is written;
-    ``writes=False`` (processes of a distributed run other than rank 0) makes it silent.
+    """The logger ``name`` (a child of ``soundtag``) at INFO, appending to the run's ``train.log`` while a run
+    is written. Its records also propagate to the ``soundtag`` logger, which a host program routes as it
+    likes (the command line sends them to stderr); ``writes=False`` (processes of a distributed run other
+    than rank 0) makes it silent.
     """
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handlers: list[logging.Handler] = []
-    if writes:
-        handlers.append(logging.FileHandler(folder.log_path, encoding="utf-8"))
-        handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        handlers.append(logging.StreamHandler())
-        handlers[1].setFormatter(logging.Formatter("%(message)s" if console else "soundtag: warning: %(message)s"))
-        handlers[1].setLevel(logging.INFO if console else logging.WARNING)
-        handlers[1].addFilter(lambda record: record.levelno < logging.ERROR)  # errors reach the user as exceptions
-    else:
-        handlers.append(logging.NullHandler())
-    for handler in handlers:
-        logger.addHandler(handler)
+    if not writes:
+        logger.addFilter(_drop_record)
+        try:
+            yield logger
+        finally:
+            logger.removeFilter(_drop_record)
+        return
+    handler = logging.FileHandler(folder.log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
     try:
         yield logger
     finally:
-        for handler in handlers:
-            logger.removeHandler(handler)
-            handler.close()
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _drop_record(record: logging.LogRecord) -> bool:
+    """A logger filter that lets no record through (nor propagate)."""
+    return False

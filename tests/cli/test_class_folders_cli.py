@@ -42,7 +42,7 @@ def trained(class_folders, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("class-run") / "run"
     sets = [item for override in TINY for item in ("--set", override)]
     with single_thread_torch():
-        code = main(["train", str(DEMO_CONFIG), "--corpus", str(class_folders), "--out", str(run_dir), "--quiet",
+        code = main(["train", str(DEMO_CONFIG), "--corpus", str(class_folders), "--out-dir", str(run_dir), "--quiet",
                      "--cache-dir", str(shared_cache_dir(tmp_path_factory)), *sets])
     assert code == 0
     return run_dir

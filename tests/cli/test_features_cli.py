@@ -7,6 +7,7 @@ still its own test.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,11 +52,11 @@ def npy_files(root: Path) -> list[Path]:
 def test_demo_corpus_end_to_end(demo_root, tmp_path):
     n_clips = len(read_rows(demo_root / "train.csv")) + len(read_rows(demo_root / "test.csv"))
     cache_dir = tmp_path / "cache"
-    args = ["features", str(demo_root), "--cache-dir", str(cache_dir), "--workers", "0", "--quiet"]
+    args = ["features", "--corpus", str(demo_root), "--cache-dir", str(cache_dir), "--workers", "0", "--quiet"]
 
     first = run_cli(args, tmp_path, tmp_path / "xdg")
     assert first.returncode == 0, first.stderr
-    assert "Traceback" not in first.stderr and "error" not in first.stderr
+    assert first.stderr == ""  # diagnostics only, and there are none
     summary = first.stdout.splitlines()[0]
     assert summary.startswith(f"{n_clips} clips (0 already cached, {n_clips} extracted, 0 failed)")
     assert f"cache: {cache_dir}" in first.stdout
@@ -87,7 +88,7 @@ def test_help():
     assert "features" in top.stdout
     sub = run_cli(["features", "--help"], Path.cwd(), Path("/nonexistent-cache-home"))
     assert sub.returncode == 0
-    for option in ("--cache-dir", "--workers", "--strict", "--set", "--config"):
+    for option in ("CONFIG", "--corpus", "--cache-dir", "--workers", "--strict", "--set", "--json"):
         assert option in sub.stdout
 
 
@@ -124,28 +125,34 @@ def runs(tmp_path_factory, demo_root) -> dict[str, tuple[Result, Path]]:
 
     # user errors
     missing = base / "missing-corpus" / "no-such-corpus"
-    case("missing-corpus", ["features", str(missing), "--workers", "0", *cache_of("missing-corpus")])
+    case("missing-corpus", ["features", "--corpus", str(missing), "--workers", "0", *cache_of("missing-corpus")])
+    case("corpus-as-config", ["features", str(demo_root), "--workers", "0", *cache_of("corpus-as-config")])
     no_column = small_corpus("missing-column")
     rows = read_rows(no_column / "train.csv")
     write_rows(no_column / "train.csv", ["fname", "label"], [[r["fname"], r["label"]] for r in rows])
-    case("missing-column", ["features", str(no_column), "--workers", "0", *cache_of("missing-column")])
+    case("missing-column", ["features", "--corpus", str(no_column), "--workers", "0", *cache_of("missing-column")])
     escaping = small_corpus("escaping-fname", [["../../escape.flac", "Trumpet", "0"]])
-    case("escaping-fname", ["features", str(escaping), "--workers", "0", "--strict", *cache_of("escaping-fname")])
-    case("escaping-fname-lenient", ["features", str(escaping), "--workers", "0", "--quiet",
+    case("escaping-fname", ["features", "--corpus", str(escaping), "--workers", "0", "--strict",
+                            *cache_of("escaping-fname")])
+    case("escaping-fname-lenient", ["features", "--corpus", str(escaping), "--workers", "0", "--quiet",
                                     *cache_of("escaping-fname-lenient")])
     unknown = small_corpus("unknown-set-key")
-    case("unknown-set-key", ["features", str(unknown), "--set", "features.n_mel=32", *cache_of("unknown-set-key")])
+    case("unknown-set-key", ["features", "--corpus", str(unknown), "--set", "features.n_mel=32",
+                             *cache_of("unknown-set-key")])
     (base / "bad-config").mkdir()
     (base / "bad-config" / "bad.yaml").write_text("features:\n  name: [logmel\n", encoding="utf-8")
-    config_args = ["--config", str(base / "bad-config" / "bad.yaml"), "--workers", "0", *cache_of("bad-config")]
-    case("bad-config", ["features", str(demo_root), *config_args])
+    config_args = [str(base / "bad-config" / "bad.yaml"), "--workers", "0", *cache_of("bad-config")]
+    case("bad-config", ["features", *config_args, "--corpus", str(demo_root)])
 
     # a corpus with one corrupt and one NaN file among good ones; progress bars left on
     bad = small_corpus("bad-files", [[name, "Trumpet", "1"] for name in BAD_FILES])
     write_corrupt_audio(bad / "audio_train" / "corrupt.wav")
     write_nan_wav(bad / "audio_train" / "nan.wav")
-    case("bad-files", ["features", str(bad), "--workers", "0", *cache_of("bad-files")])
-    case("bad-files-strict", ["features", str(bad), "--workers", "0", "--strict", *cache_of("bad-files-strict")])
+    case("bad-files", ["features", "--corpus", str(bad), "--workers", "0", *cache_of("bad-files")])
+    case("bad-files-strict", ["features", "--corpus", str(bad), "--workers", "0", "--strict",
+                              *cache_of("bad-files-strict")])
+    case("bad-files-json", ["features", "--corpus", str(bad), "--workers", "0", "--json", "--quiet",
+                            *cache_of("bad-files-json")])
 
     # settings from a config file (paths relative to the file, run from another folder)
     folder = base / "config-file"
@@ -156,7 +163,7 @@ def runs(tmp_path_factory, demo_root) -> dict[str, tuple[Result, Path]]:
         encoding="utf-8",
     )
     (folder / "elsewhere").mkdir()
-    case("config-file", ["features", "--config", str(folder / "configs" / "run.yaml"), "--quiet"], folder / "elsewhere")
+    case("config-file", ["features", str(folder / "configs" / "run.yaml"), "--quiet"], folder / "elsewhere")
 
     # a plain folder of audio, and a cache folder given with --set (relative to the working dir)
     plain = base / "plain-folder"
@@ -164,7 +171,8 @@ def runs(tmp_path_factory, demo_root) -> dict[str, tuple[Result, Path]]:
     for i, row in enumerate(read_rows(demo_root / "test.csv")[:3]):
         target = plain / "audio" / ("sub" if i else "") / row["fname"]
         target.write_bytes((demo_root / "audio_test" / row["fname"]).read_bytes())
-    case("plain-folder", ["features", "audio", "--workers", "0", "--quiet", "--set", "data.cache_dir=rel-cache"])
+    case("plain-folder", ["features", "--corpus", "audio", "--workers", "0", "--quiet",
+                          "--set", "data.cache_dir=rel-cache"])
 
     def execute(item):
         name, (args, cwd) = item
@@ -179,8 +187,8 @@ def runs(tmp_path_factory, demo_root) -> dict[str, tuple[Result, Path]]:
     ("name", "fragments"),
     [
         ("missing-corpus", ["no-such-corpus", "not found"]),
+        ("corpus-as-config", ["is a folder, not a config", "--corpus"]),
         ("missing-column", ["train.csv", "'manually_verified'"]),
-        ("escaping-fname", ["train.csv", "'../../escape.flac'", "--strict"]),
         ("unknown-set-key", ["'features.n_mel'"]),
         ("bad-config", ["bad.yaml", "invalid YAML"]),
     ],
@@ -191,31 +199,55 @@ def test_user_errors_are_one_line_with_exit_code_2(runs, name, fragments):
     assert not npy_files(folder)  # nothing was extracted
 
 
-def test_escaping_fname_is_listed_and_the_rest_cached(runs):
+def test_escaping_fname_is_listed_on_stderr_and_the_rest_cached_with_exit_1(runs):
     result, folder = runs["escaping-fname-lenient"]
-    assert result.returncode == 0, result.stderr
-    assert "'../../escape.flac' escapes its audio folder" in result.stdout and "train.csv" in result.stdout
+    assert result.returncode == 1, result.stderr  # some inputs failed
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("soundtag: warning:")]
+    assert "'../../escape.flac' escapes its audio folder" in warning and "train.csv" in warning
+    assert "escape" not in result.stdout
     assert npy_files(folder)
 
 
-def test_bad_files_are_listed_and_the_rest_cached(runs):
+def test_escaping_fname_with_strict_fails_before_any_work_with_exit_1(runs):
+    result, folder = runs["escaping-fname"]
+    assert result.returncode == 1 and len(result.error_lines) == 1, result.stderr
+    assert "train.csv" in result.error_lines[0] and "'../../escape.flac'" in result.error_lines[0]
+    assert "--strict" in result.error_lines[0] and "Traceback" not in result.stderr
+    assert not npy_files(folder)
+
+
+def test_bad_files_are_listed_on_stderr_and_the_rest_cached_with_exit_1(runs):
     result, folder = runs["bad-files"]
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # some inputs failed
     assert "Traceback" not in result.stderr
     assert result.stdout.startswith("7 clips (0 already cached, 5 extracted, 2 failed)")
-    listed = result.stdout.split("could not be read:", 1)[1]
+    assert len(result.stdout.splitlines()) == 2  # the summary and the cache folder: no file names
+    listed = [line for line in result.stderr.splitlines() if line.startswith("soundtag: warning: could not read ")]
+    assert len(listed) == len(BAD_FILES)
     for name in BAD_FILES:
-        assert name in listed
-    assert "NaN" in listed
+        assert any(name in line for line in listed)
+    assert any("NaN" in line for line in listed)
     assert len(npy_files(folder / "cache")) == 5
 
 
-def test_bad_files_with_strict_fail_naming_them(runs):
+def test_bad_files_with_strict_fail_naming_them_with_exit_1(runs):
     result, folder = runs["bad-files-strict"]
-    assert_user_error(result, "2 file(s)", "--strict")
+    assert result.returncode == 1 and len(result.error_lines) == 1, result.stderr
+    assert "2 file(s)" in result.error_lines[0] and "--strict" in result.error_lines[0]
     for name in BAD_FILES:
-        assert name in result.stdout
+        assert name in result.stderr
+    assert result.stdout == ""
     assert len(npy_files(folder / "cache")) == 5  # the good files are still cached
+
+
+def test_json_summary_is_one_object_on_stdout(runs):
+    result, folder = runs["bad-files-json"]
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stdout.splitlines()
+    summary = json.loads(line)
+    assert (summary["clips"], summary["already_cached"], summary["extracted"]) == (7, 0, 5)
+    assert sorted(Path(f["file"]).name for f in summary["failed"]) == sorted(BAD_FILES)
+    assert summary["left_out"] == [] and Path(summary["cache"]).parent.parent == folder / "cache"
 
 
 def test_config_file_paths_are_relative_to_the_file(runs):

@@ -65,7 +65,7 @@ def env(workspace) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def train_args(tmp_path_factory) -> list[str]:
-    """``soundtag train`` arguments of the tiny demo run (add ``--out``)."""
+    """``soundtag train`` arguments of the tiny demo run (add ``--out-dir``)."""
     args = ["train", str(DEMO_CONFIG), "--cache-dir", str(shared_cache_dir(tmp_path_factory)), "--quiet"]
     for override in TINY:
         args += ["--set", override]
@@ -93,7 +93,7 @@ def in_process(capsys, args: list[str]) -> Result:
 def cli_run(workspace, env, train_args) -> tuple[Path, Result]:
     """The tiny demo run trained by the real program (3 epochs)."""
     run_dir = workspace / "run"
-    return run_dir, soundtag([*train_args, "--out", run_dir], env, workspace)
+    return run_dir, soundtag([*train_args, "--out-dir", run_dir], env, workspace)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,8 @@ def test_train_writes_a_complete_run_folder(cli_run):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert re.fullmatch(rf"best val MAP@3 \d\.\d{{4}} at epoch \d of {EPOCHS}; run: {re.escape(str(run_dir))}\n",
-                        result.stdout), result.stdout
+                        result.stdout), result.stdout  # the result, once
+    assert result.stderr.splitlines()[-1] == f"next: soundtag evaluate {run_dir}"
     names = {p.name for p in run_dir.iterdir()}
     assert names >= {"config.yaml", "manifest.json", "label_map.json", "metrics.csv", "best.pt", "last.pt", "train.log",
                      "curves.png"}
@@ -161,7 +162,7 @@ def test_the_saved_config_holds_every_override(cli_run, tmp_path_factory):
 def test_the_saved_config_reproduces_the_run(cli_run, workspace, capsys):
     run_dir, _ = cli_run
     other = workspace / "reproduced"
-    result = in_process(capsys, ["train", run_dir / "config.yaml", "--out", other, "--quiet"])
+    result = in_process(capsys, ["train", run_dir / "config.yaml", "--out-dir", other, "--quiet"])
     assert result.returncode == 0, result.stderr
     assert_same_run(run_dir, other)
     assert (other / "config.yaml").read_text() == (run_dir / "config.yaml").read_text()
@@ -171,10 +172,11 @@ def test_the_same_train_command_again_resumes_the_finished_run(cli_run, workspac
     run_dir, _ = cli_run
     copy = workspace / "again"
     shutil.copytree(run_dir, copy)
-    result = in_process(capsys, [*train_args, "--out", copy])
+    result = in_process(capsys, [*train_args, "--out-dir", copy])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("best val MAP@3")
-    assert f"resumed after epoch {EPOCHS}" in (copy / "train.log").read_text()
+    assert result.stdout.startswith("already finished: best val MAP@3")
+    log = (copy / "train.log").read_text()
+    assert f"already finished after epoch {EPOCHS}" in log and "resumed" not in log
     assert_same_run(run_dir, copy)
 
 
@@ -182,7 +184,7 @@ def test_another_config_on_a_run_folder_is_refused(cli_run, workspace, train_arg
     run_dir, _ = cli_run
     copy = workspace / "taken"
     shutil.copytree(run_dir, copy)
-    result = in_process(capsys, [*train_args, "--set", "train.lr=0.01", "--out", copy])
+    result = in_process(capsys, [*train_args, "--set", "train.lr=0.01", "--out-dir", copy])
     assert_user_error(result, "already holds a run of another config", "--resume", only_line=True)
     assert (copy / "config.yaml").read_text() == (run_dir / "config.yaml").read_text()
 
@@ -190,7 +192,7 @@ def test_another_config_on_a_run_folder_is_refused(cli_run, workspace, train_arg
 def test_a_run_killed_after_epoch_one_resumes_to_the_same_result(cli_run, workspace, env, train_args, capsys):
     run_dir, _ = cli_run
     killed = workspace / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "soundtag", *map(str, train_args), "--out", str(killed)],
+    proc = subprocess.Popen([sys.executable, "-m", "soundtag", *map(str, train_args), "--out-dir", str(killed)],
                             cwd=workspace, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     metrics = killed / "metrics.csv"
@@ -223,7 +225,7 @@ def test_a_finished_run_extended_with_more_epochs_ends_as_a_longer_run(cli_run, 
     result = in_process(capsys, ["train", "--resume", extended, "--set", f"train.epochs={EPOCHS + 1}", "--quiet"])
     assert result.returncode == 0, result.stderr
     longer = workspace / "longer"
-    result = in_process(capsys, [*train_args, "--set", f"train.epochs={EPOCHS + 1}", "--out", longer])
+    result = in_process(capsys, [*train_args, "--set", f"train.epochs={EPOCHS + 1}", "--out-dir", longer])
     assert result.returncode == 0, result.stderr
     assert_same_run(longer, extended)
     assert (extended / "config.yaml").read_text() == (longer / "config.yaml").read_text()
@@ -231,7 +233,7 @@ def test_a_finished_run_extended_with_more_epochs_ends_as_a_longer_run(cli_run, 
 
 def test_a_second_train_on_the_same_folder_is_refused_while_the_first_runs(workspace, env, train_args, capsys):
     shared = workspace / "shared-out"
-    first = subprocess.Popen([sys.executable, "-m", "soundtag", *map(str, train_args), "--out", str(shared)],
+    first = subprocess.Popen([sys.executable, "-m", "soundtag", *map(str, train_args), "--out-dir", str(shared)],
                              cwd=workspace, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lock = shared / ".soundtag.lock"
     deadline = time.monotonic() + TIMEOUT
@@ -239,7 +241,7 @@ def test_a_second_train_on_the_same_folder_is_refused_while_the_first_runs(works
         time.sleep(0.01)
     try:
         assert first.poll() is None, "the first run ended before the second could start"
-        second = in_process(capsys, [*train_args, "--out", shared])
+        second = in_process(capsys, [*train_args, "--out-dir", shared])
         assert_user_error(second, str(shared), f"in use by process {first.pid} on ", only_line=True)
     finally:
         _, err = first.communicate(timeout=TIMEOUT)
@@ -253,7 +255,7 @@ def test_a_folder_holding_other_files_is_refused_and_left_alone(workspace, train
     foreign.mkdir()
     (foreign / "metrics.csv").write_text("mine\n")
     (foreign / "config.yaml").write_text("title: my notes\n")
-    result = in_process(capsys, [*train_args, "--out", foreign])
+    result = in_process(capsys, [*train_args, "--out-dir", foreign])
     assert_user_error(result, str(foreign), "not a soundtag run", only_line=True)
     assert sorted(p.name for p in foreign.iterdir()) == ["config.yaml", "metrics.csv"]
     assert (foreign / "metrics.csv").read_text() == "mine\n"
@@ -288,9 +290,9 @@ def test_evaluate_prints_a_summary_line_and_takes_the_train_split(pipeline, cli_
 def test_predict_writes_one_row_per_test_clip_in_order(cli_run, workspace, capsys):
     run_dir, _ = cli_run
     submission = workspace / "kaggle" / "submission.csv"
-    result = in_process(capsys, ["predict", run_dir, "--submission", submission, "--quiet"])
+    result = in_process(capsys, ["predict", run_dir, "-o", submission, "--quiet"])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"wrote 34 rows to {submission}"
+    assert result.stdout == "" and result.stderr.strip() == f"wrote 34 rows to {submission}"
     labels = {row["label"] for row in read_rows(DEMO / "train.csv")}
     rows = read_rows(submission)
     assert [row["fname"] for row in rows] == [row["fname"] for row in read_rows(DEMO / "test.csv")]
@@ -306,7 +308,7 @@ def test_predict_writes_one_row_per_test_clip_in_order(cli_run, workspace, capsy
 
 def test_tag_searches_a_folder_and_lists_the_bad_file(pipeline, tag_inputs):
     result = pipeline["tag"]
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # bad.wav failed
     assert "Traceback" not in result.stderr
     output = json.loads(result.stdout)
     files = [item["file"] for item in output["files"]]
@@ -338,7 +340,7 @@ def test_tag_csv_with_segments(cli_run, tag_inputs, workspace, capsys):
     run_dir, _ = cli_run
     out = workspace / "tags.csv"
     result = in_process(capsys, ["tag", run_dir, tag_inputs, "--format", "csv", "-o", out, "--quiet"])
-    assert result.returncode == 0
+    assert result.returncode == 1  # bad.wav failed
     assert "could not tag" in result.stderr and "bad.wav" in result.stderr
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -386,18 +388,18 @@ def test_resume_of_a_folder_without_a_run_in_a_real_process(pipeline, workspace)
     [
         (["evaluate", "{missing}"], ["not a run folder"]),
         (["evaluate", "{missing}", "--json"], ["not a run folder"]),
-        (["predict", "{missing}", "--submission", "{tmp}/s.csv"], ["not a run folder"]),
+        (["predict", "{missing}", "-o", "{tmp}/s.csv"], ["not a run folder"]),
         (["tag", "{missing}", str(DEMO_FILE)], ["not a run folder"]),
         (["tag", "{run}", "{tmp}/no-such.wav"], ["no such file or folder"]),
         (["tag", "{run}", str(DEMO_FILE), "--top-k", "0"], ["--top-k"]),
         (["train", "--resume", "{tmp}"], ["not a run folder"]),
         (["train", "--resume", "{missing}"], ["not a run folder (no such folder)"]),
-        (["train", "--resume", "{run}", "--out", "{tmp}/x"], ["--resume takes the run folder and --set only"]),
+        (["train", "--resume", "{run}", "--out-dir", "{tmp}/x"], ["--resume takes the run folder and --set only"]),
         (["train", "--resume", "{run}", "--set", "model.fc_dim=64"], ["model.fc_dim", "would change the model"]),
         (["train"], ["CONFIG"]),
-        (["train", str(DEMO_CONFIG), "--set", "train.nope=1", "--out", "{tmp}/x"], ["train.nope"]),
-        (["train", str(DEMO_CONFIG), "--set", "modle.name=x", "--out", "{tmp}/x"], ["modle"]),
-        (["train", "{tmp}/missing.yaml", "--out", "{tmp}/x"], ["missing.yaml"]),
+        (["train", str(DEMO_CONFIG), "--set", "train.nope=1", "--out-dir", "{tmp}/x"], ["train.nope"]),
+        (["train", str(DEMO_CONFIG), "--set", "modle.name=x", "--out-dir", "{tmp}/x"], ["modle"]),
+        (["train", "{tmp}/missing.yaml", "--out-dir", "{tmp}/x"], ["missing.yaml"]),
         (["evaluate", "{run}", "--checkpoint", "nope.pt"], ["nope.pt"]),
     ],
 )

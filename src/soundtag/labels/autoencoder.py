@@ -123,8 +123,8 @@ class AutoencoderTrainer(EpochLoop):
         loader = DataLoader(self.train_set, batch_size=self.config.autoencoder.batch_size, sampler=order)
         self.model.train()
         total, seen = 0.0, 0
-        for batch in tqdm(loader, desc=f"autoencoder epoch {epoch}", unit="batch", disable=not self.progress,
-                          leave=False):
+        bar_off = None if self.progress else True  # None: off unless stderr is a terminal
+        for batch in tqdm(loader, desc=f"autoencoder epoch {epoch}", unit="batch", disable=bar_off, leave=False):
             batch = batch.to(self.device)
             loss = F.mse_loss(self.model(batch), self.model.normalise(batch))
             self.optimizer.zero_grad(set_to_none=True)
@@ -240,7 +240,7 @@ def _train_autoencoder(config: RunConfig, folder: RunFolder, progress: bool) -> 
     mean, std = input_statistics(train_set)
     model.input_mean.fill_(mean)
     model.input_std.fill_(std)
-    with run_logger(folder, console=progress, name="soundtag.autoencoder") as logger:
+    with run_logger(folder, name="soundtag.autoencoder") as logger:
         logger.info("autoencoder: %d train / %d validation clips of %dx%d, latent %d", len(train_set),
                     len(val_set), feature_bins(config), frames, ae.latent_dim)
         trainer = AutoencoderTrainer(config, model, train_set, val_set, folder.path, progress, logger)

@@ -89,7 +89,7 @@ def _run_rounds(config: RunConfig, folder: RunFolder, progress: bool) -> SelfTra
     rows = []
     if config.selftrain.init_weights:
         load_weights(config.selftrain.init_weights, model)
-    with run_logger(folder, console=progress, name="soundtag.selftrain") as logger:
+    with run_logger(folder, name="soundtag.selftrain") as logger:
         logger.info("%s; %d train clips, %d candidates", model_summary(config.model.name, model), len(data.train),
                     len(pool))
         for index in range(1, config.selftrain.rounds + 1):

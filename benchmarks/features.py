@@ -399,7 +399,7 @@ def run_part_b(args: argparse.Namespace) -> dict:
             cache = work / f"cache-cli-{r}"
             waited_cli, _ = wait_quiet(args.quiet_wait)
             load_cli = os.getloadavg()[0]
-            cli = soundtag_command() + ["features", str(corpus), "--cache-dir", str(cache), "--quiet"]
+            cli = soundtag_command() + ["features", "--corpus", str(corpus), "--cache-dir", str(cache), "--quiet"]
             cli_wall, cli_cpu, proc = timed(cli)
             cached = sum(1 for _ in cache.rglob("*.npy"))
             match = re.search(r"([\d.]+) s of audio in ([\d.]+) s", proc.stdout)

@@ -78,12 +78,12 @@ def main() -> int:
         audio = build_corpus(args.source, factor, corpus)
         cache = args.work_dir / f"cache-{factor}x"
         shutil.rmtree(cache, ignore_errors=True)
-        f_wall, f_rss = measure([*soundtag, "features", str(corpus), "--config", config, "--cache-dir", str(cache),
+        f_wall, f_rss = measure([*soundtag, "features", config, "--corpus", str(corpus), "--cache-dir", str(cache),
                                  "--quiet"], env)
         run = args.work_dir / f"run-{factor}x"
         shutil.rmtree(run, ignore_errors=True)
         t_wall, t_rss = measure([*soundtag, "train", config, "--corpus", str(corpus), "--cache-dir", str(cache),
-                                 "--out", str(run), "--set", "train.epochs=1", "--set", "train.val_fraction=0.05",
+                                 "--out-dir", str(run), "--set", "train.epochs=1", "--set", "train.val_fraction=0.05",
                                  "--quiet"], env)
         run_dir = run_dir or run
         clips = sum(1 for _ in open(corpus / "train.csv")) - 1

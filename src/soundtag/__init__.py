@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 #: Names given lazily, each with the module that defines it.
 _LAZY = {
     "Tagger": "soundtag.inference.tagger",
-    "FileTags": "soundtag.inference.tagger",
-    "SegmentTags": "soundtag.inference.tagger",
+    "FileTags": "soundtag.inference.segments",
+    "SegmentTags": "soundtag.inference.segments",
     "RunConfig": "soundtag.config",
     "load_config": "soundtag.config",
     "TrainResult": "soundtag.training.loop",
@@ -39,7 +39,8 @@ __all__ = ["AudioError", "ConfigError", "CorpusError", "SoundtagError", "__versi
 if TYPE_CHECKING:
     from soundtag.api import evaluate, train
     from soundtag.config import RunConfig, load_config
-    from soundtag.inference.tagger import FileTags, SegmentTags, Tagger
+    from soundtag.inference.segments import FileTags, SegmentTags
+    from soundtag.inference.tagger import Tagger
     from soundtag.training.loop import TrainResult
 
 

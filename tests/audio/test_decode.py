@@ -397,3 +397,11 @@ def test_docstring_examples(monkeypatch):
     monkeypatch.chdir(REPO_ROOT)  # the examples read the demo corpus by its path in the repository
     for module in (soundtag.audio.decode, soundtag.audio.files):
         assert doctest.testmod(module).failed == 0
+
+
+def test_a_stream_knows_the_length_it_decoded_without_reading_the_header_again(write_audio):
+    path = write_audio("len.flac", sine(440, 1.25, 44100), 44100)
+    stream = AudioStream(path, SR)
+    assert stream.decoded_seconds == 0.0
+    list(stream)
+    assert stream.decoded_seconds == pytest.approx(audio_info(path).duration) == pytest.approx(1.25)

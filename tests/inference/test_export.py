@@ -75,9 +75,11 @@ def test_not_an_export_is_refused(tmp_path):
         ExportedTagger(bogus)
 
 
-def test_onnx_export_of_a_deeper_model_at_a_longer_hop(tiny_run, tmp_path, segments):
-    """fsd-mini.yaml's shape: 4 conv blocks at a hop of 640 samples. The graph's shortest input is one
-    training window, which covers the frames the model's pooling needs (a fixed 4096-sample floor did not)."""
+@pytest.mark.parametrize("model", [{"channels": [8, 8, 8, 8]}, {"name": "mobilenet", "channels": [], "width": 0.25}])
+def test_onnx_export_of_a_deeper_model_at_a_longer_hop(tiny_run, tmp_path, segments, model):
+    """fsd-mini.yaml's shape: 4 conv blocks at a hop of 640 samples (and the mobile network, strided 32-fold).
+    The graph's shortest input is one training window, which covers the frames the model's pooling needs (a
+    fixed 4096-sample floor did not)."""
     import shutil
 
     import yaml
@@ -91,7 +93,7 @@ def test_onnx_export_of_a_deeper_model_at_a_longer_hop(tiny_run, tmp_path, segme
     shutil.copytree(tiny_run, run)
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["features"]["hop_length"] = 640
-    config["model"]["channels"] = [8, 8, 8, 8]
+    config["model"].update(model)
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     loaded = load_config(run / "config.yaml")
     RunFolder(run).write_config(loaded)  # the run soundtag would have written for this config
@@ -157,3 +159,14 @@ def test_the_graph_pads_frames_as_the_run_is_configured_to(tiny_run, tmp_path, p
         graph = ExportedTagger(export_run(run, "torchscript", tmp_path / "m.pt"))
         for clip in clips:
             assert np.abs(graph.segment_probabilities([clip]) - tagger.segment_probabilities([clip])).max() < 1e-4
+
+
+def test_the_window_floor_travels_with_the_graph(tiny_run, tmp_path, monkeypatch):
+    from soundtag.inference import export
+
+    floored = Tagger.from_run(tiny_run, device="cpu")
+    floored.window_floor_db = 20.0
+    monkeypatch.setattr(export.Tagger, "from_run", classmethod(lambda cls, *args, **kwargs: floored))
+    with single_thread_torch():
+        graph = ExportedTagger(export_run(tiny_run, "torchscript", tmp_path / "floored.pt"))
+    assert graph.window_floor_db == 20.0 and graph.provenance()["window_floor_db"] == 20.0

@@ -403,3 +403,35 @@ def test_a_tagger_on_the_device_gives_the_cpu_probabilities(device, tagger, long
     expected_frames, expected_centres = tagger.frame_probabilities(long_signal)
     np.testing.assert_array_equal(centres, expected_centres)
     np.testing.assert_allclose(frames, expected_frames, rtol=0, atol=atol)
+
+
+def floored(tagger: Tagger, floor_db: float | None) -> Tagger:
+    """The tagger with ``tag.window_floor_db`` set to ``floor_db``."""
+    import dataclasses
+
+    tag = dataclasses.replace(tagger.config.tag, window_floor_db=floor_db)
+    return Tagger(tagger.model, tagger.transform, tagger.labels, dataclasses.replace(tagger.config, tag=tag),
+                  device="cpu")
+
+
+def test_a_window_floor_leaves_silent_windows_out_of_the_file_tags(tagger, tmp_path, long_signal):
+    sound = long_signal[: 3 * SR]
+    path = tmp_path / "half-silent.wav"
+    sf.write(path, np.concatenate([sound, np.zeros(3 * SR, np.float32)]), SR, subtype="FLOAT")
+    quiet_aware = floored(tagger, 100.0)  # digital silence (-200 dB) is left out, the demo audio is not
+    n = len(tagger.labels)
+    expected = tagger.file_probabilities(sound)
+    got = as_dict(quiet_aware.tag_file(path, k=n).tags)
+    np.testing.assert_allclose([got[label] for label in tagger.labels], expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(quiet_aware.file_probabilities(load_audio(path, SR)), expected, rtol=0, atol=1e-6)
+    plain = as_dict(tagger.tag_file(path, k=n).tags)
+    assert not np.allclose([plain[label] for label in tagger.labels], expected, atol=1e-3)
+    assert quiet_aware.provenance()["window_floor_db"] == 100.0
+
+
+def test_a_window_floor_gives_a_silent_file_its_plain_mean(tagger, tmp_path):
+    path = tmp_path / "silent.wav"
+    sf.write(path, np.zeros(3 * SR, np.float32), SR, subtype="FLOAT")
+    n = len(tagger.labels)
+    floor, plain = floored(tagger, 10.0).tag_file(path, k=n), tagger.tag_file(path, k=n)
+    assert floor.silent and floor.tags == plain.tags

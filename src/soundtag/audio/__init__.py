@@ -14,7 +14,14 @@ from soundtag.audio.decode import (
 )
 from soundtag.audio.files import check_file, display_name
 from soundtag.audio.resample import resample
-from soundtag.audio.segment import Segment, Windower, split_signal, stream_segments, stream_windows
+from soundtag.audio.segment import (
+    Segment,
+    Windower,
+    split_signal,
+    stream_layouts,
+    stream_segments,
+    stream_windows,
+)
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -32,6 +39,7 @@ __all__ = [
     "load_audio",
     "resample",
     "split_signal",
+    "stream_layouts",
     "stream_segments",
     "stream_windows",
 ]

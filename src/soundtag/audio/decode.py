@@ -128,7 +128,9 @@ class AudioStream:
 
     ``offset`` and ``duration`` (seconds) read a part of the file; ``max_seconds`` stops the stream
     there and sets :attr:`cut` when the file goes on. After iterating, :attr:`samples` is the number of
-    samples given, :attr:`peak` the largest absolute sample, and :attr:`silent` says every sample was 0.
+    samples given, :attr:`peak` the largest absolute sample, :attr:`silent` says every sample was 0, and
+    :attr:`decoded_seconds` is the length of what was read (the file is opened once: no header read
+    is needed to know its duration).
 
     >>> stream = AudioStream("data/demo/audio_train/0357a3e9.flac", 16000)
     >>> sum(len(block) for block in stream) == stream.samples > 0
@@ -148,6 +150,13 @@ class AudioStream:
         self.samples = 0
         self.peak = 0.0
         self.cut = False
+        self.source_frames = 0
+        self.source_rate = 0
+
+    @property
+    def decoded_seconds(self) -> float:
+        """Seconds of the file read so far, at its own rate (from the frames decoded, not the header)."""
+        return self.source_frames / self.source_rate if self.source_rate else 0.0
 
     @property
     def silent(self) -> bool:
@@ -165,14 +174,14 @@ class AudioStream:
         return notes
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        self.samples, self.peak, self.cut = 0, 0.0, False
+        self.samples, self.peak, self.cut, self.source_frames = 0, 0.0, False, 0
         with open_audio(self.path) as handle:
             yield from self._decode(handle)
         if self.samples == 0:
             raise AudioError(self.path, "contains no audio samples")
 
     def _decode(self, handle: sf.SoundFile) -> Iterator[np.ndarray]:
-        native = handle.samplerate
+        native = self.source_rate = handle.samplerate
         rate = self.sample_rate or native
         if self.offset > 0:
             self._seek(handle, int(round(self.offset * native)))
@@ -189,6 +198,7 @@ class AudioStream:
             block = self._read(handle, want)
             self.peak = max(self.peak, check_samples(self.path, block))
             left = None if left is None else left - len(block)
+            self.source_frames += len(block)
             mono = to_mono(block)
             yield from self._give(mono if resampler is None else resampler.resample_chunk(mono, last=False))
             if len(block) < want:  # the end of the file

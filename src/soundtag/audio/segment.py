@@ -21,6 +21,9 @@ import numpy as np
 
 from soundtag.audio.decode import AudioStream
 
+BLOCK_SECONDS = 10.0
+"""The longest block of a file decoded at a time while cutting it into windows (see :class:`AudioStream`)."""
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -82,12 +85,21 @@ def stream_windows(
     layouts: Sequence[tuple[float, float]],
     *,
     quality: str = "HQ",
-    block_seconds: float = 10.0,
+    block_seconds: float = BLOCK_SECONDS,
 ) -> Iterator[tuple[int, Segment]]:
     """The windows of several ``(window, hop)`` layouts of one file decoded once: ``(layout index,
     segment)`` pairs, each layout's in time order."""
+    yield from stream_layouts(AudioStream(path, sample_rate, quality=quality, block_seconds=block_seconds), layouts)
+
+
+def stream_layouts(stream: AudioStream, layouts: Sequence[tuple[float, float]]) -> Iterator[tuple[int, Segment]]:
+    """:func:`stream_windows` of an :class:`~soundtag.audio.AudioStream` made by the caller, who reads its
+    :attr:`~soundtag.audio.AudioStream.decoded_seconds` afterwards."""
+    sample_rate = stream.sample_rate
+    if sample_rate is None:
+        raise ValueError("the stream must have a sample rate: windows are cut in samples at a known rate")
     windowers = [Windower(sample_rate, window, hop) for window, hop in layouts]
-    for chunk in AudioStream(path, sample_rate, quality=quality, block_seconds=block_seconds):
+    for chunk in stream:
         for index, windower in enumerate(windowers):
             for segment in windower.push(chunk):
                 yield index, segment
@@ -103,7 +115,7 @@ def stream_segments(
     hop: float,
     *,
     quality: str = "HQ",
-    block_seconds: float = 10.0,
+    block_seconds: float = BLOCK_SECONDS,
 ) -> Iterator[Segment]:
     """Yield windows of ``window`` seconds every ``hop`` seconds (see the module's rule), holding only a
     few blocks in memory (blocks of at most ``block_seconds`` of the file, see

@@ -7,14 +7,24 @@ import io
 import sys
 from pathlib import Path
 
-from soundtag.cli.common import warn
+from soundtag.cli.common import (
+    InputsFailed,
+    add_output_file,
+    add_quiet_option,
+    add_strict_option,
+    add_threads_option,
+    exit_status,
+    positive_int,
+    use_threads,
+    warn,
+)
 from soundtag.errors import SoundtagError
 from soundtag.runs import BEST_CHECKPOINT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``embed`` subcommand."""
-    from soundtag.cli.tag import device_option, positive_int
+    from soundtag.cli.tag import device_option
 
     parser = subparsers.add_parser(
         "embed", help="export clip and segment embeddings of audio files",
@@ -26,13 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "duration-weighted mean, as a file's tags are.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
     parser.add_argument("paths", metavar="PATH", nargs="+", help="audio files or folders")
-    parser.add_argument("-o", "--output", metavar="FILE", required=True,
-                        help="the .npz to write (atomically; never one of the inputs)")
+    add_output_file(parser, "the .npz to write (atomically; never one of the inputs)", required=True)
     parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
                         help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
-    parser.add_argument("--device", type=device_option, default="auto", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N", help="segments per model batch")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--device", type=device_option, default="auto",
+                        help="cpu, cuda, cuda:N or auto (default: auto, the GPU when there is one)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="segments per model batch (default: the run's tag.batch_size)")
+    add_strict_option(parser, "a file cannot be embedded (nothing is written)")
+    add_threads_option(parser)
+    add_quiet_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -47,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from soundtag.errors import AudioError
     from soundtag.fileio import atomic_write
     from soundtag.inference import Tagger
-    from soundtag.outputs import check_output, run_files
+    from soundtag.outputs import NOT_FINITE, check_output, run_files
 
     if Path(args.output).suffix.lower() != ".npz":
         raise SoundtagError(f"-o {args.output}: embeddings are written as .npz; give a name ending in .npz")
@@ -57,21 +70,24 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, inputs=[*files, *run_files(args.run_dir)],
                  searched=[p for p in args.paths if Path(p).is_dir()], reads=is_audio_file, option="-o")
     check_device(args.device, exported=False)
+    use_threads(args.threads)
     tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
     if args.batch_size:
         tagger.batch_size = args.batch_size
     names, clips, segments, owners, starts, ends, failed, errors = [], [], [], [], [], [], [], []
-    for path in tqdm(files, unit="file", desc="embedding", disable=args.quiet):
+    for path in tqdm(files, unit="file", desc="embedding", disable=True if args.quiet else None):
         try:
             clip, windows, rows = tagger.file_embeddings(path)
         except AudioError as exc:
+            clip, windows, rows, problem = None, [], None, exc.problem
+        else:
+            problem = None if np.isfinite(clip).all() and np.isfinite(rows).all() else NOT_FINITE
+        if problem:
+            if args.strict:
+                raise InputsFailed(f"could not embed {display_name(path)}: {problem} (--strict: nothing written)")
+            warn(f"could not embed {display_name(path)}: {problem}")
             failed.append(display_name(path))
-            errors.append(exc.problem)
-            warn(f"could not embed {display_name(path)}: {exc.problem}")
-            continue
-        if not (np.isfinite(clip).all() and np.isfinite(rows).all()):
-            failed.append(display_name(path))
-            errors.append("model output is not finite")
+            errors.append(problem)
             continue
         owners += [len(names)] * len(windows)
         names.append(display_name(path))
@@ -93,4 +109,4 @@ def run(args: argparse.Namespace) -> int:
         handle.write(buffer.getbuffer())
     print(f"embedded {len(names)} file(s) ({len(owners)} segments, {dim} dimensions), {len(failed)} failed; "
           f"wrote {args.output}", file=sys.stderr)
-    return 0 if names or not files else 1
+    return exit_status(len(failed), len(names))

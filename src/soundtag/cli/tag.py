@@ -11,20 +11,42 @@ import re
 import sys
 from pathlib import Path
 
-from soundtag.cli.common import warn
+from typing import TYPE_CHECKING
+
+from soundtag.cli.common import (
+    InputsFailed,
+    add_out_dir,
+    add_quiet_option,
+    add_strict_option,
+    add_threads_option,
+    exit_status,
+    positive_int,
+    use_threads,
+    warn,
+)
 from soundtag.errors import SoundtagError
 from soundtag.runs import BEST_CHECKPOINT
+
+if TYPE_CHECKING:
+    from soundtag.config import EventsConfig
+    from soundtag.inference.segments import SegmentTagger
 
 
 SEGMENT_SECONDS = (0.01, 86400.0)
 """Bounds of ``--segment`` and ``--hop``: 10 ms (one frame of the usual 10 ms feature hop) to a day."""
 
 CSV_HEADER = ["file", "level", "start", "end", "rank", "label", "probability", "error"]
-FORMATS = ("json", "jsonl", "csv")
+TRACK_FORMATS = {"audacity": ".labels.txt", "raven": ".selections.txt"}
+"""The formats written as one file per input (Audacity label tracks, Raven Pro selection tables), each
+with the ending that replaces its input's extension; they imply ``--events``."""
+FORMATS = ("json", "jsonl", "csv", *TRACK_FORMATS)
+EVENT_OPTIONS = {"threshold": "event_threshold", "hysteresis": "hysteresis", "min_duration": "min_duration",
+                 "merge_gap": "merge_gap"}
+"""The ``tag.events`` settings that options override: field -> option's destination."""
 PROVENANCE_KEY = "soundtag"
 """The key of the provenance record that starts a JSON lines output (``{"soundtag": {...}}``)."""
 RESUME_KEYS = ("run_digest", "checkpoint", "sample_rate", "segment", "hop", "framewise", "file_window", "top_k",
-               "thresholds")
+               "window_floor_db", "thresholds", "events")
 """The provenance fields that ``--resume`` requires to be the same (the run and its settings)."""
 
 
@@ -35,14 +57,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Tag wav/flac/ogg/mp3 files (folders are searched recursively) with RUN_DIR's model; "
                     "files longer than one segment also get per-segment tags with times.",
     )
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train, or a model file "
-                        "written by soundtag export (.onnx, .pt)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train, a model file "
+                        "written by soundtag export (.onnx, .pt), or a model folder written by soundtag export "
+                        "--format hf")
     parser.add_argument("paths", metavar="PATH", nargs="+", help="audio files or folders")
     parser.add_argument("--format", choices=FORMATS,
                         help="output format (default: from -o's extension .json, .jsonl or .csv, else json; sharded "
                              "tagging always writes jsonl). A file that cannot be tagged is a record with an error "
                              "(a CSV row of level 'error'); CSV cells starting with = + - @ get a leading ' so "
-                             "spreadsheets show them as text")
+                             "spreadsheets show them as text. audacity (label tracks, NAME.labels.txt) and raven "
+                             "(Raven Pro selection tables, NAME.selections.txt) write each file's events (they "
+                             "imply --events): to -o FILE or stdout for one input, else one file per input in "
+                             "--out-dir DIR")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout; never one of the inputs, "
                         "and checked for writability before tagging starts. JSON and CSV are written atomically "
                         "when every file is tagged; JSON lines are appended and flushed file by file (a killed "
@@ -64,17 +90,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--framewise", action="store_true", default=None,
                         help="one pass of the model over long blocks; segment tags from its frame-wise outputs "
                              "(default: the run's tag.framewise)")
+    parser.add_argument("--events", action="store_true",
+                        help="add each file's sound events (label, onset, offset, peak probability in 'events'; CSV "
+                             "rows of level 'event'), read off the model's frame-wise outputs with the run's "
+                             "tag.events settings and the options below")
+    parser.add_argument("--event-threshold", type=float, metavar="T",
+                        help="an event starts where its class's probability reaches T, 0 to 1, for every class "
+                             "(default: tag.events.threshold, else a multi-label run's per-class thresholds, else 0.5)")
+    parser.add_argument("--event-thresholds", metavar="FILE",
+                        help="JSON of per-class event thresholds, {label: T} or a thresholds.json's "
+                             "{\"thresholds\": {...}}, for the classes it names (default: tag.events.thresholds)")
+    parser.add_argument("--hysteresis", type=float, metavar="R",
+                        help="an event lasts while the probability stays at or above R times its threshold, R in "
+                             "(0, 1]; 1: one threshold (default: tag.events.hysteresis, 0.5)")
+    parser.add_argument("--min-duration", type=float, metavar="SECONDS",
+                        help="drop events shorter than this (default: tag.events.min_duration, 0)")
+    parser.add_argument("--merge-gap", type=float, metavar="SECONDS",
+                        help="join events of one class at most this far apart (default: tag.events.merge_gap, 0)")
+    add_out_dir(parser, "with --format audacity or raven: write one file per input here, named after the input "
+                        "(in the same subfolder as below the PATH folder it was found in), each written atomically "
+                        "when its file is tagged")
     parser.add_argument("--device", type=device_option, default="auto",
                         help="cpu, cuda, cuda:N or auto (default: the GPU when there is one)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="segments per model batch (default: the run's tag.batch_size)")
-    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads of torch (torch.set_num_threads)")
+    add_threads_option(parser)
     parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
                         help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
     parser.add_argument("--shard", metavar="K/N", help="tag only shard K of N of the sorted file list and write "
                         "JSON lines to -o with .shard-K-of-N.jsonl in place of its extension, for soundtag merge "
                         "(automatic under torchrun)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_strict_option(parser, "a file cannot be tagged (tagging stops there: JSON and CSV are not written, JSON "
+                      "lines keep the files before it)")
+    add_quiet_option(parser)
     parser.set_defaults(run=run)
 
     merge = subparsers.add_parser("merge", help="join the JSONL outputs of sharded tagging",
@@ -107,17 +155,6 @@ def seconds_option(value: float | None, option: str) -> float | None:
     low, high = SEGMENT_SECONDS
     if value is not None and not (math.isfinite(value) and low <= value <= high):
         raise SoundtagError(f"{option} {value:g}: give a length from {low:g} to {high:g} seconds")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An option's whole number of at least 1 (``--batch-size``, ``--threads``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
     return value
 
 
@@ -154,6 +191,19 @@ def check_device(name: str, exported: bool) -> None:
             raise SoundtagError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
 
 
+def load_model(args: argparse.Namespace) -> SegmentTagger:
+    """The tagger of RUN_DIR on ``--threads`` threads: an exported graph file by onnxruntime (torch is
+    never imported for a ``.onnx`` file) or TorchScript, else a model or run folder by torch."""
+    if Path(args.run_dir).is_file():
+        from soundtag.inference.graph import ExportedTagger
+
+        return ExportedTagger(args.run_dir, threads=args.threads)
+    from soundtag.inference.pretrained import load_tagger
+
+    use_threads(args.threads)
+    return load_tagger(args.run_dir, checkpoint=args.checkpoint, device=args.device)
+
+
 def run(args: argparse.Namespace) -> int:
     """Tag every file; write JSON lines as they come, or JSON or CSV in one go; list the ones that failed."""
     from tqdm.auto import tqdm
@@ -161,7 +211,6 @@ def run(args: argparse.Namespace) -> int:
     from soundtag.audio import display_name, is_audio_file
     from soundtag.data import find_audio_files
     from soundtag.errors import AudioError
-    from soundtag.inference import Tagger
     from soundtag.outputs import NOT_FINITE, check_output, has_non_finite, run_files
 
     if args.top_k is not None and args.top_k <= 0:
@@ -176,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     model_file = Path(args.run_dir).is_file()
     shard = shard_of(args)
     fmt = output_format(args.format, args.output, bool(shard))
+    targets = track_targets(fmt, files, args.paths, args.output, args.out_dir)
     if shard:
         from soundtag.inference.shards import shard_items, shard_path
 
@@ -192,35 +242,31 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output, inputs=inputs, searched=[p for p in args.paths if Path(p).is_dir()],
                      reads=is_audio_file, option="-o")
     check_device(args.device, model_file)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    if model_file:
-        from soundtag.inference.export import ExportedTagger
-
-        tagger = ExportedTagger(args.run_dir)
-    else:
-        tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
+    tagger = load_model(args)
     if args.batch_size:
         tagger.batch_size = args.batch_size
     framewise = tagger.default_framewise if args.framewise is None else args.framewise
-    provenance = tagger.provenance(segment, hop, args.top_k, framewise, args.threshold)
+    events = event_settings(args, fmt, tagger)
+    provenance = tagger.provenance(segment, hop, args.top_k, framewise, args.threshold, events)
     if shard:
         files = shard_items(files, *shard)
     lines = None
     if fmt == "jsonl":
         lines = JsonLines(args.output, provenance, args.resume)
         files = [f for f in files if display_name(f) not in lines.recorded]
+    elif targets is not None:
+        lines = LabelTracks(fmt, targets, provenance["sample_rate"] / 2)
     results, failures = [], []
     hours = 0.0
-    bar = tqdm(total=len(files), unit="file", desc="tagging", disable=args.quiet)
+    bar = tqdm(total=len(files), unit="file", desc="tagging", disable=True if args.quiet else None)
     try:
-        for tags in tagger.tag_files(files, segment, hop, args.top_k, framewise, args.threshold):
+        for tags in tagger.tag_files(files, segment, hop, args.top_k, framewise, args.threshold, events):
             record = ({"file": display_name(tags.path), "error": tags.problem} if isinstance(tags, AudioError)
                       else tags.to_dict())
             if "error" not in record and has_non_finite(record):
                 record = {"file": record["file"], "error": NOT_FINITE}
+            if "error" in record and args.strict:
+                raise InputsFailed(f"could not tag {record['file']}: {record['error']} (--strict)")
             (failures if "error" in record else results).append(record)
             if lines is not None:
                 lines.write(record)
@@ -246,10 +292,12 @@ def run(args: argparse.Namespace) -> int:
         if record.get("silent"):
             warn(f"{record['file']}: silent (every sample is 0): its tags say nothing about it")
     earlier = len(lines.recorded) if lines is not None else 0
-    if args.output:
+    failed_before = lines.failed_before if lines is not None else 0
+    if args.output or args.out_dir:
         kept = f" ({earlier} already there)" if earlier else ""
-        print(f"tagged {len(results)} file(s), {len(failures)} failed{kept}; wrote {args.output}", file=sys.stderr)
-    return 0 if results or earlier or not files else 1
+        print(f"tagged {len(results)} file(s), {len(failures)} failed{kept}; wrote {args.output or args.out_dir}",
+              file=sys.stderr)
+    return exit_status(len(failures) + failed_before, len(results) + earlier - failed_before)
 
 
 class JsonLines:
@@ -261,6 +309,8 @@ class JsonLines:
 
     def __init__(self, output: str | None, provenance: dict, resume: bool) -> None:
         self.recorded: set[str] = set()
+        self.failed_before = 0
+        """How many of the :attr:`recorded` files are error records."""
         if output is None:
             self.handle = sys.stdout
             return
@@ -314,6 +364,7 @@ class JsonLines:
                 raise SoundtagError(f"{path}:{number}: not a soundtag tag record ({problem}); --resume cannot "
                                     "continue it")
             self.recorded.add(record["file"])
+            self.failed_before += "error" in record
         return len(complete)
 
     def write(self, record: dict) -> None:
@@ -323,6 +374,107 @@ class JsonLines:
     def close(self) -> None:
         if self.handle is not sys.stdout:
             self.handle.close()
+
+
+def event_settings(args: argparse.Namespace, fmt: str, tagger: SegmentTagger) -> EventsConfig | None:
+    """The event settings of this job: the run's ``tag.events`` with the event options given; None
+    without ``--events`` or a format that implies it. Checked against the tagger (labels of
+    ``--event-thresholds``, frame-wise outputs) before any output is written."""
+    import dataclasses
+
+    if not (args.events or fmt in TRACK_FORMATS):
+        return None
+    base = tagger.default_events
+    changes = {name: getattr(args, dest) for name, dest in EVENT_OPTIONS.items() if getattr(args, dest) is not None}
+    if args.event_thresholds:
+        changes["thresholds"] = {**base.thresholds, **read_event_thresholds(args.event_thresholds)}
+    events = dataclasses.replace(base, **changes)
+    tagger.event_reader(events)
+    return events
+
+
+def read_event_thresholds(path: str) -> dict:
+    """The per-class thresholds of ``--event-thresholds FILE``: a JSON object ``{label: threshold}``, or one
+    with such an object under ``"thresholds"`` (a run's ``thresholds.json``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SoundtagError(f"--event-thresholds {path}: cannot be read as JSON ({exc})") from None
+    data = data.get("thresholds", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise SoundtagError(f"--event-thresholds {path}: not a JSON object of label: threshold")
+    return data
+
+
+def track_targets(fmt: str, files: list[Path], paths: list[str], output: str | None,
+                  out_dir: str | None) -> dict | None:
+    """Where each file's Audacity label track or Raven selection table goes (display name -> (input, output
+    file, or None for stdout)), or None for the other formats. ``--out-dir DIR``: one per input, named
+    after it with :data:`TRACK_FORMATS`'s ending in place of its extension, in DIR itself for a file
+    given by name and in the same subfolder of DIR for a file found in a folder of ``paths``;
+    ``-o FILE`` or stdout: one input only."""
+    import os
+
+    from soundtag.audio import display_name
+    from soundtag.outputs import check_output
+
+    if fmt not in TRACK_FORMATS:
+        if out_dir:
+            raise SoundtagError(f"--out-dir is for one file per input (--format {' or '.join(TRACK_FORMATS)}); "
+                                f"give --format {fmt} an output file with -o")
+        return None
+    if output and out_dir:
+        raise SoundtagError("give -o FILE (one input) or --out-dir DIR (one file per input), not both")
+    if not out_dir:
+        if len(files) > 1:
+            raise SoundtagError(f"--format {fmt} writes one file per input: give --out-dir DIR for {len(files)} "
+                                "files (-o FILE or stdout take one)")
+        return {display_name(f): (f, Path(output) if output else None) for f in files}
+    check_output(out_dir, inputs=files, folder=True, option="--out-dir")
+    roots = [os.path.abspath(p) for p in paths if os.path.isdir(p)]
+    targets = {}
+    for path in files:
+        folder = os.path.dirname(os.path.abspath(path))
+        root = next((r for r in roots if os.path.commonpath([r, folder]) == r), folder)
+        target = Path(out_dir, os.path.relpath(folder, root), Path(path).stem + TRACK_FORMATS[fmt])
+        clash = next((f for f, t in targets.values() if t == target), None)
+        if clash is not None:
+            raise SoundtagError(f"--out-dir {out_dir}: {clash} and {path} would both write {target}; tag them "
+                                "separately")
+        targets[display_name(path)] = (path, target)
+    return targets
+
+
+class LabelTracks:
+    """Audacity label tracks or Raven selection tables (:data:`TRACK_FORMATS`), one per tagged file, each
+    written (atomically, to its place in ``targets``, see :func:`track_targets`) as soon as its file is
+    tagged; a file that failed gets none (it is reported on stderr as in every format). Raven
+    selections span 0 to ``high_freq`` Hz. Nothing is resumed: :attr:`recorded` stays empty."""
+
+    def __init__(self, fmt: str, targets: dict, high_freq: float) -> None:
+        self.fmt, self.targets, self.high_freq = fmt, targets, high_freq
+        self.recorded: set[str] = set()
+        self.failed_before = 0
+
+    def write(self, record: dict) -> None:
+        import os
+
+        from soundtag.fileio import atomic_write_text
+        from soundtag.inference.events import Event, audacity_labels, raven_selections
+
+        if "error" in record:
+            return
+        source, target = self.targets[record["file"]]
+        events = [Event(**event) for event in record["events"]]
+        text = (audacity_labels(events) if self.fmt == "audacity"
+                else raven_selections(events, os.path.abspath(source), self.high_freq))
+        if target is None:
+            sys.stdout.write(text)
+        else:
+            atomic_write_text(target, text)
+
+    def close(self) -> None:
+        """Nothing to close: each file is written whole."""
 
 
 def render(results: list[dict], failures: list[dict], fmt: str, provenance: dict | None = None) -> str:
@@ -352,6 +504,8 @@ def render(results: list[dict], failures: list[dict], fmt: str, provenance: dict
                 rows.append([item["file"], level, start, end, rank, tag["label"], tag["probability"], ""])
             if not tags:
                 rows.append([item["file"], level, start, end, "", "", "", ""])
+        rows += [[item["file"], "event", e["onset"], e["offset"], "", e["label"], e["probability"], ""]
+                 for e in item.get("events", [])]
     rows += [[item["file"], "error", "", "", "", "", "", item["error"]] for item in failures]
     writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()
@@ -360,24 +514,31 @@ def render(results: list[dict], failures: list[dict], fmt: str, provenance: dict
 def register_export(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand."""
     parser = subparsers.add_parser(
-        "export", help="export a run as one waveform-to-probabilities graph",
+        "export", help="export a run as one graph file, or as a model folder to share",
         description="Write the run's feature front-end and CNN as one ONNX or TorchScript graph that takes "
-                    "(batch, samples) waveforms at the run's sample rate; soundtag tag can run it.")
+                    "(batch, samples) waveforms at the run's sample rate, or (--format hf) a Hugging Face-style "
+                    "model folder: model.safetensors, config.json and a model card README.md with the run's test "
+                    "metrics (from soundtag evaluate), which soundtag.Tagger.from_pretrained loads from disk. "
+                    "soundtag tag runs either.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
-    parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="graph format")
-    parser.add_argument("-o", "--output", metavar="FILE", required=True,
-                        help="file to write (atomically; never a file of RUN_DIR)")
+    parser.add_argument("--format", choices=("onnx", "torchscript", "hf"), default="onnx",
+                        help="onnx or torchscript: one graph file; hf: a model folder (default: onnx)")
+    parser.add_argument("-o", "--output", metavar="PATH", required=True,
+                        help="the file (onnx, torchscript) or folder (hf) to write, atomically; never RUN_DIR, a "
+                             "file of it or (hf) a folder inside it. An hf folder that exists must be empty or an "
+                             "earlier export, which is replaced")
     parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
                         help=f"checkpoint in RUN_DIR (default: {BEST_CHECKPOINT})")
     parser.set_defaults(run=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Export and say where."""
+    """Export, and say where on stderr."""
     from soundtag.inference.export import export_run
 
     path = export_run(args.run_dir, args.format, args.output, args.checkpoint)
-    print(f"wrote {args.format} model to {path}")
+    what = "model folder" if args.format == "hf" else "model"
+    print(f"wrote {args.format} {what} to {path}", file=sys.stderr)
     return 0
 
 

@@ -1,8 +1,45 @@
-"""Inference stage: load a trained run and tag clips, files and whole folders."""
+"""Inference stage: load a trained run and tag clips, files and whole folders.
 
-from soundtag.inference.evaluate import EvaluationResult, evaluate_clips, write_submission
-from soundtag.inference.scoring import evaluation_dir, evaluate_split, score_run
-from soundtag.inference.tagger import FileTags, SegmentTags, Tagger
+Names are imported when first used (PEP 562): tagging with an exported ONNX graph
+(:mod:`soundtag.inference.graph`) goes through this package without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "EvaluationResult": "soundtag.inference.evaluate",
+    "evaluate_clips": "soundtag.inference.evaluate",
+    "write_submission": "soundtag.inference.evaluate",
+    "evaluation_dir": "soundtag.inference.scoring",
+    "evaluate_split": "soundtag.inference.scoring",
+    "score_run": "soundtag.inference.scoring",
+    "FileTags": "soundtag.inference.segments",
+    "SegmentTags": "soundtag.inference.segments",
+    "Tagger": "soundtag.inference.tagger",
+}
+
+if TYPE_CHECKING:
+    from soundtag.inference.evaluate import EvaluationResult, evaluate_clips, write_submission
+    from soundtag.inference.scoring import evaluate_split, evaluation_dir, score_run
+    from soundtag.inference.segments import FileTags, SegmentTags
+    from soundtag.inference.tagger import Tagger
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = ["EvaluationResult", "FileTags", "SegmentTags", "Tagger", "evaluate_clips", "evaluate_split",
            "evaluation_dir", "score_run", "write_submission"]

@@ -1,5 +1,6 @@
-"""Export a run as one graph from waveform to class probabilities (ONNX or TorchScript), and tag
-with such a file without soundtag's training code or checkpoint.
+"""Export a run as one graph from waveform to class probabilities (ONNX or TorchScript); such a file
+tags without soundtag's training code or checkpoint (:class:`~soundtag.inference.graph.ExportedTagger`,
+named here too).
 
 The graph computes what the run's own :class:`~soundtag.inference.Tagger` computes, not an
 approximation of it: features of the whole waveform, padded to one training window as
@@ -19,20 +20,24 @@ import logging
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from soundtag.data.dataset import PAD_MODES
 from soundtag.errors import SoundtagError
 from soundtag.fileio import atomic_write
-from soundtag.inference.tagger import SegmentTagger, Tagger
+from soundtag.inference.graph import METADATA_KEY, ExportedTagger, require_package
+from soundtag.inference.tagger import Tagger
 from soundtag.outputs import check_output, run_files
 from soundtag.runs import BEST_CHECKPOINT
 from soundtag.training import activation
 
-FORMATS = ("onnx", "torchscript")
-METADATA_KEY = "soundtag"
+__all__ = ["FORMATS", "ExportedTagger", "WaveformClassifier", "export_metadata", "export_run",
+           "waveform_classifier"]
+
+FORMATS = ("onnx", "torchscript", "hf")
+"""Export formats: one graph file (ONNX, TorchScript), or a Hugging Face-style model folder (``hf``:
+:mod:`soundtag.inference.pretrained`)."""
 MIN_SAMPLES = 2  # the shortest waveform an ONNX graph takes (torch.export specialises sizes 0 and 1)
 
 
@@ -90,7 +95,7 @@ def export_metadata(tagger: Tagger) -> dict:
     outputs are independent per class (``multi_label``) with the ``thresholds`` to tag them by."""
     thresholds = tagger.cutoffs() if tagger.multi_label else None
     return {"labels": tagger.labels, "sample_rate": tagger.sample_rate, "segment": tagger.default_segment,
-            "window_seconds": tagger.window_seconds,
+            "window_seconds": tagger.window_seconds, "window_floor_db": tagger.window_floor_db,
             "top_k": tagger.default_top_k, "feature": tagger.config.features.name, "model": tagger.config.model.name,
             "windows": {"width": tagger.width, "hop": tagger.hop, "pad_mode": tagger.config.train.pad_mode},
             "multi_label": tagger.multi_label,
@@ -106,9 +111,14 @@ def waveform_classifier(tagger: Tagger) -> WaveformClassifier:
 def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str = BEST_CHECKPOINT) -> Path:
     """Write ``path`` (atomically): the run's front-end, windowing and model, taking waveforms of any
     length (see :class:`WaveformClassifier`). ``path`` may not be a file of the run,
-    and must be writable (checked before the export starts)."""
+    and must be writable (checked before the export starts). Format ``hf`` writes the model folder
+    ``path`` instead (:func:`~soundtag.inference.pretrained.export_pretrained`)."""
     if fmt not in FORMATS:
         raise SoundtagError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt == "hf":
+        from soundtag.inference.pretrained import export_pretrained
+
+        return export_pretrained(run_dir, path, checkpoint)
     check_output(path, inputs=run_files(run_dir))
     tagger = Tagger.from_run(run_dir, checkpoint=checkpoint, device="cpu")
     module = waveform_classifier(tagger)
@@ -121,16 +131,9 @@ def export_run(run_dir: str | Path, fmt: str, path: str | Path, checkpoint: str 
     return path
 
 
-def _require(module: str) -> None:
-    """Fail with one line when an optional ONNX package is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise SoundtagError(f"ONNX support needs the package '{module}': pip install 'soundtag[onnx]'")
-
 
 def _onnx_bytes(module: nn.Module, example: torch.Tensor, metadata: str) -> bytes:
-    _require("onnxscript")
+    require_package("onnxscript")
 
     # Waveforms of any length: the graph pads their frames to one training window itself.
     samples = torch.export.Dim("samples", min=MIN_SAMPLES)
@@ -161,88 +164,3 @@ def _torchscript_bytes(module: WaveformClassifier, example: torch.Tensor, metada
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer, _extra_files={f"{METADATA_KEY}.json": metadata})
     return buffer.getvalue()
-
-
-class ExportedTagger(SegmentTagger):
-    """Tags with an exported ``.onnx`` (onnxruntime) or TorchScript file and its embedded metadata."""
-
-    def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        if not path.is_file():
-            raise SoundtagError(f"{path}: exported model not found")
-        self.path = path
-        if path.suffix == ".onnx":
-            self._load_onnx(path)
-        else:
-            self._load_torchscript(path)
-        self.labels = list(self.metadata["labels"])
-        self.sample_rate = int(self.metadata["sample_rate"])
-        self.default_segment = float(self.metadata["segment"])
-        # the windows of a file's own tags, as the run's tagger takes them (older files: the segment)
-        self.window_seconds = float(self.metadata.get("window_seconds") or self.default_segment)
-        self.source = str(path)
-        self.default_top_k = int(self.metadata.get("top_k", 3))
-        self.multi_label = bool(self.metadata.get("multi_label", False))
-        thresholds = self.metadata.get("thresholds")
-        self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-
-    def source_digest(self) -> str:
-        """The SHA-256 of the exported file."""
-        from soundtag.runs import file_digest
-
-        return file_digest(self.path)
-
-    def _load_onnx(self, path: Path) -> None:
-        _require("onnxruntime")
-        import onnxruntime
-
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            self.metadata = json.loads(self.session.get_modelmeta().custom_metadata_map[METADATA_KEY])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise SoundtagError(f"{path}: not a soundtag ONNX export ({str(exc).splitlines()[0][:120]})") from None
-        self.run = lambda batch: self.session.run(None, {"waveforms": batch})[0]
-
-    def _load_torchscript(self, path: Path) -> None:
-        files = {f"{METADATA_KEY}.json": ""}
-        try:
-            module = torch.jit.load(str(path), map_location="cpu", _extra_files=files)
-            self.metadata = json.loads(files[f"{METADATA_KEY}.json"])
-        except (RuntimeError, ValueError) as exc:
-            raise SoundtagError(f"{path}: not a soundtag TorchScript export ({str(exc).splitlines()[0][:120]})") from None
-        module.eval()
-
-        def run(batch: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                return module(torch.from_numpy(batch)).numpy()
-
-        self.run = run
-
-    def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
-        """Equal-length segments go through the graph as one batch; the graph pads and windows their
-        frames as the run's tagger does. (A file exported before graphs did that takes waveforms of one
-        training window up: shorter segments are repeated up to it, as it expects.)
-        """
-        if "windows" not in self.metadata:
-            window = int(round(self.default_segment * self.sample_rate))
-            segments = [_repeat_to(seg, window) for seg in segments]
-        out = []
-        for group in _equal_length_runs(segments):
-            out.append(self.run(np.stack(group).astype(np.float32)))
-        return np.concatenate(out)
-
-
-def _repeat_to(segment: np.ndarray, length: int) -> np.ndarray:
-    """``segment`` tiled up to ``length`` samples (unchanged when already as long)."""
-    return segment if len(segment) >= length else np.resize(segment, length)
-
-
-def _equal_length_runs(segments: list[np.ndarray]) -> list[list[np.ndarray]]:
-    """Consecutive segments grouped while their lengths are equal."""
-    groups: list[list[np.ndarray]] = []
-    for seg in segments:
-        if groups and len(groups[-1][0]) == len(seg):
-            groups[-1].append(seg)
-        else:
-            groups.append([seg])
-    return groups

@@ -380,7 +380,7 @@ def load_pretrained(path: str | Path, device: str = "auto", channels_last: bool 
     """The tagger of the export folder at the local ``path`` (never a download), its config checked
     as any config is, its weights checked against their SHA-256 in ``config.json`` and against the
     model they must fit."""
-    import safetensors.torch
+    from safetensors.torch import load as tensors_from_bytes  # tensors only: no pickle
 
     folder = pretrained_folder(path)
     config_bytes = _read(folder / CONFIG_FILE)
@@ -394,7 +394,7 @@ def load_pretrained(path: str | Path, device: str = "auto", channels_last: bool 
         raise SoundtagError(f"{folder / WEIGHTS_FILE}: changed after export (its SHA-256 differs from "
                             f"{CONFIG_FILE}'s weights_sha256); export the run again")
     try:
-        weights = safetensors.torch.load(weights_bytes)
+        weights = tensors_from_bytes(weights_bytes)
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types on a damaged file
         raise SoundtagError(f"{folder / WEIGHTS_FILE}: not readable safetensors ({str(exc)[:120]})") from None
     config = settings.config

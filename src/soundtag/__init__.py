@@ -15,10 +15,10 @@ The Python API, next to the ``soundtag`` command::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from soundtag.errors import AudioError, ConfigError, CorpusError, SoundtagError
+from soundtag.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -44,14 +44,4 @@ if TYPE_CHECKING:
     from soundtag.training.loop import TrainResult
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module of a lazy name on first use (PEP 562)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'soundtag' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # the next look-up does not come here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), listed=__all__)

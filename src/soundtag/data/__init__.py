@@ -7,8 +7,9 @@ that only read a corpus (``soundtag corpus``) start without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from soundtag.lazy import lazy_attributes
 
 from soundtag.data.corpus import (
     Clip,
@@ -49,17 +50,7 @@ if TYPE_CHECKING:
     from soundtag.data.splits import write_split
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -6,8 +6,9 @@ Names are imported when first used (PEP 562): tagging with an exported ONNX grap
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from soundtag.lazy import lazy_attributes
 
 _LAZY = {
     "EvaluationResult": "soundtag.inference.evaluate",
@@ -28,17 +29,7 @@ if TYPE_CHECKING:
     from soundtag.inference.tagger import Tagger
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = ["EvaluationResult", "FileTags", "SegmentTags", "Tagger", "evaluate_clips", "evaluate_split",

@@ -6,8 +6,9 @@ Names are imported when first used (PEP 562), so that a module that needs one to
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from soundtag.lazy import lazy_attributes
 
 _LAZY = {
     "checkpoint_weights": "soundtag.training.checkpoint",
@@ -62,17 +63,7 @@ if TYPE_CHECKING:
     from soundtag.training.windows import activation, clip_windows, predict_clips, window_starts
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

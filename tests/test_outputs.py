@@ -14,7 +14,6 @@ import io
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -427,8 +426,8 @@ def test_6_non_finite_model_output_is_an_error_record_never_nan(run_dir, tmp_pat
     sf.write(folder / "short.wav", sine(440, 0.5, SR), SR)  # one segment, shorter than the window
     original = Tagger.segment_probabilities
 
-    def nan_for_short_segments(self, segments):
-        probs = original(self, segments)
+    def nan_for_short_segments(self, segments, sample_rate=None):
+        probs = original(self, segments, sample_rate)
         probs[[len(s) < 0.75 * SR for s in segments]] = np.nan
         return probs
 

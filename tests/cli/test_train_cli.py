@@ -409,3 +409,28 @@ def test_user_errors(cli_run, tmp_path, capsys, args, fragments):
     result = in_process(capsys, [a.format(**values) for a in args])
     assert_user_error(result, *fragments, only_line=True)
     assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# features at each file's own rate
+
+
+def test_a_run_without_resampling_trains_tags_and_exports(workspace, env, train_args, capsys):
+    # features.resample: false end to end: the demo's 44.1 kHz clips featurised at 44.1 kHz; a 48 kHz
+    # file tagged at 48 kHz by the run; its ONNX graph (fixed at 32 kHz) resamples and agrees closely
+    run_dir = workspace / "own-rate-run"
+    trained = soundtag([*train_args, "--set", "train.epochs=1", "--set", "features.resample=false",
+                        "--out-dir", run_dir], env, workspace)
+    assert trained.returncode == 0, trained.stderr
+    assert "resample: false" in (run_dir / "config.yaml").read_text()
+    clip = workspace / "clip-48k.wav"
+    sf.write(clip, load_audio(DEMO_FILE, 48000), 48000)
+    tagged = in_process(capsys, ["tag", run_dir, clip, "--format", "json", "--top-k", "5", "--quiet"])
+    assert tagged.returncode == 0, tagged.stderr
+    run_tags = {t["label"]: t["probability"] for t in json.loads(tagged.stdout)["files"][0]["tags"]}
+    graph = workspace / "own-rate.onnx"
+    assert in_process(capsys, ["export", run_dir, "--format", "onnx", "-o", graph]).returncode == 0
+    from_graph = in_process(capsys, ["tag", graph, clip, "--format", "json", "--top-k", "5", "--quiet"])
+    assert from_graph.returncode == 0, from_graph.stderr
+    graph_tags = {t["label"]: t["probability"] for t in json.loads(from_graph.stdout)["files"][0]["tags"]}
+    assert max(abs(graph_tags[label] - p) for label, p in run_tags.items() if label in graph_tags) < 0.05

@@ -23,6 +23,7 @@ from tests.helpers import sine, write_corrupt_audio, write_nan_wav
 N_GOOD = CHUNK_CLIPS + 4  # more than one chunk, so worker processes really are used
 AUDIO = AudioConfig()
 FEATURES = LogMelConfig()
+SR = AUDIO.sample_rate
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +251,25 @@ def test_property_streamed_features_equal_the_whole_at_any_framing(data):
     whole = extract_batch(transform, [signal])[0]
     assert streamed.shape == whole.shape
     np.testing.assert_allclose(streamed, whole, rtol=0, atol=1e-4)
+
+
+def test_own_rate_features_are_cached_per_file_rate(tmp_path, demo_train_files):
+    # features.resample: false: each file's features at its own rate (22.05 kHz puts the hop of 320
+    # samples at 32 kHz between samples, so that file is resampled), in their own cache folder
+    folder = tmp_path / "rates"
+    folder.mkdir()
+    signal = load_audio(demo_train_files[0])
+    rates = {"a.wav": 44100, "b.wav": 48000, "c.wav": 22050, "d.wav": 16000, "e.wav": 44100}
+    for name, rate in rates.items():
+        sf.write(folder / name, load_audio(demo_train_files[0], rate) if rate != 44100 else signal, rate, subtype="FLOAT")
+    own = LogMelConfig(resample=False)
+    cache = FeatureCache(tmp_path / "cache", AUDIO, own)
+    assert cache.root != FeatureCache(tmp_path / "cache", AUDIO, FEATURES).root
+    report = cache_features(sorted(folder.iterdir()), AUDIO, own, cache, num_workers=0, progress=False)
+    assert report.n_extracted == len(rates) and not report.failures
+    assert report.seconds == pytest.approx(len(rates) * len(signal) / 44100, rel=1e-3)
+    transform = build_transform(own, AUDIO.sample_rate)
+    for name, rate in rates.items():
+        at = SR if rate == 22050 else rate
+        expected = extract_batch(transform.at_rate(at), [load_audio(folder / name, at)])[0]
+        np.testing.assert_allclose(cache.load(folder / name), expected, rtol=0, atol=1e-4)

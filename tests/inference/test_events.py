@@ -176,10 +176,10 @@ class LoudnessTagger(SegmentTagger):
     default_segment = 1.0
     frame_seconds = 0.1
 
-    def segment_probabilities(self, segments):
+    def segment_probabilities(self, segments, sample_rate=None):
         return np.array([[min(1.0, 10 * float(np.sqrt(np.mean(s**2))))] for s in segments])
 
-    def frame_probabilities(self, signal):
+    def frame_probabilities(self, signal, sample_rate=None):
         step = int(self.frame_seconds * self.sample_rate)
         frames = [signal[i : i + step] for i in range(0, len(signal), step)]
         return self.segment_probabilities(frames), self.frame_seconds * (np.arange(len(frames)) + 0.5)
@@ -210,8 +210,8 @@ def test_a_file_gets_the_events_of_its_frames_in_the_same_pass(tone_file, framew
 
 def test_non_finite_frames_make_the_file_fail(tone_file):
     class Broken(LoudnessTagger):
-        def frame_probabilities(self, signal):
-            probs, times = super().frame_probabilities(signal)
+        def frame_probabilities(self, signal, sample_rate=None):
+            probs, times = super().frame_probabilities(signal, sample_rate)
             return probs * np.nan, times
 
     (result,) = Broken().tag_files([tone_file], events=EventsConfig())

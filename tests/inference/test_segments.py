@@ -25,7 +25,7 @@ class LoudnessTagger(SegmentTagger):
         self.labels, self.sample_rate, self.default_segment, self.batch_size = ["loud", "quiet"], SR, 1.0, 4
         self.batches: list[int] = []
 
-    def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
+    def segment_probabilities(self, segments: list[np.ndarray], sample_rate: int | None = None) -> np.ndarray:
         self.batches.append(len(segments))
         peaks = np.array([min(1.0, float(np.abs(s).max())) for s in segments])
         return np.stack([peaks, 1 - peaks], axis=1)

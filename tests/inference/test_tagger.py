@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 import yaml
 
 from soundtag.audio import load_audio
 from soundtag.errors import AudioError, SoundtagError
-from soundtag.features import extract_batch
+from soundtag.features import build_transform, extract_batch
 from soundtag.inference import FileTags, Tagger
 from soundtag.training import window_frames
 from tests.helpers import DEMO, write_corrupt_audio
@@ -435,3 +438,63 @@ def test_a_window_floor_gives_a_silent_file_its_plain_mean(tagger, tmp_path):
     n = len(tagger.labels)
     floor, plain = floored(tagger, 10.0).tag_file(path, k=n), tagger.tag_file(path, k=n)
     assert floor.silent and floor.tags == plain.tags
+
+
+# --- a run whose features are computed at each file's own rate (``features.resample: false``) ----
+
+@pytest.fixture(scope="module")
+def own_rate_tagger(tagger) -> Tagger:
+    """The tiny run's model over log-mel at each file's own rate."""
+    config = copy.deepcopy(tagger.config)
+    config.features.resample = False
+    return Tagger(tagger.model, build_transform(config.features, SR), tagger.labels, config, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def files_at_four_rates(tmp_path_factory, long_signal) -> list[Path]:
+    """2.5 s of the same audio at 44.1 kHz, 32 kHz, 22.05 kHz (the hop falls between samples there,
+    so it is resampled) and 48 kHz, and a second 44.1 kHz file."""
+    folder = tmp_path_factory.mktemp("rates")
+    paths = []
+    for name, rate, start in [("a", 44100, 0.0), ("b", SR, 0.0), ("c", 22050, 0.0), ("d", 48000, 0.0), ("e", 44100, 5.0)]:
+        piece = long_signal[int(start * SR) : int((start + 2.5) * SR)]
+        paths.append(folder / f"{name}-{rate}.wav")
+        sf.write(paths[-1], soxr.resample(piece, SR, rate), rate, subtype="FLOAT")
+    return paths
+
+
+def test_a_file_is_tagged_at_its_own_rate(own_rate_tagger, tagger, files_at_four_rates):
+    path = files_at_four_rates[0]
+    own = own_rate_tagger.file_probabilities(load_audio(path), 44100)
+    result = own_rate_tagger.tag_file(path, k=len(tagger.labels))
+    np.testing.assert_allclose([p for _, p in sorted(result.tags)], own, rtol=0, atol=1e-6)
+    resampled = tagger.file_probabilities(load_audio(path, SR))
+    assert not np.allclose(own, resampled, rtol=0, atol=1e-7)  # another feature path...
+    np.testing.assert_allclose(own, resampled, rtol=0, atol=0.05)  # ...within its tolerance
+
+
+def test_files_at_several_rates_tag_together_as_each_alone(own_rate_tagger, files_at_four_rates):
+    # the batches of one call mix files at 44.1, 32, 48 kHz: each batch must hold one rate
+    together = list(own_rate_tagger.tag_files(files_at_four_rates, segment=0.5, k=5))
+    for path, result in zip(files_at_four_rates, together):
+        alone = own_rate_tagger.tag_file(path, segment=0.5, k=5)
+        assert [label for label, _ in result.tags] == [label for label, _ in alone.tags]
+        np.testing.assert_allclose([p for _, p in result.tags], [p for _, p in alone.tags], rtol=0, atol=1e-6)
+        assert len(result.segments) == 5 and result.duration == pytest.approx(2.5, abs=1e-4)
+
+
+def test_an_own_rate_tagger_decodes_where_its_hop_is_whole(own_rate_tagger):
+    assert [own_rate_tagger.decode_rate(r) for r in (44100, 22050, 48000, 8000)] == [44100, SR, 48000, 8000]
+
+
+def test_an_array_and_frames_at_their_own_rate(own_rate_tagger, files_at_four_rates):
+    path = files_at_four_rates[3]
+    signal, rate = sf.read(path, dtype="float32")
+    from_array = own_rate_tagger.tag_array(signal, rate, k=5)
+    from_file = own_rate_tagger.tag_file(path, k=5)
+    np.testing.assert_allclose([p for _, p in from_array.tags], [p for _, p in from_file.tags], rtol=0, atol=1e-6)
+    probs, centres = own_rate_tagger.frame_probabilities(signal, rate)
+    resampled_probs, resampled_centres = own_rate_tagger.frame_probabilities(load_audio(path, SR))
+    np.testing.assert_allclose(centres, resampled_centres)
+    framewise = own_rate_tagger.tag_file(path, framewise=True, k=5)
+    assert framewise.tags and len(probs) == len(resampled_probs)

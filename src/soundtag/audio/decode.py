@@ -8,7 +8,7 @@ so a file of any length, or one whose header lies, is read in the same few megab
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from soundtag.audio.files import check_file
-from soundtag.audio.resample import resample_stream
+from soundtag.audio.resample import resample, resample_stream
 from soundtag.errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3")
@@ -33,6 +33,10 @@ MAX_PEAK = 1000.0
 #: Samples per decoded block, before and after resampling: a block of the file, mixed to mono and
 #: resampled, is at most this many float32 values (512 KiB) whatever the channels or the rates.
 BLOCK_SAMPLES = 1 << 17
+
+RateChoice = int | Callable[[int], int] | None
+"""The rate to decode at: a rate in Hz, None for the file's own, or a function of the file's own rate
+(e.g. :meth:`~soundtag.features.FeatureTransform.decode_rate`, for features that keep some rates)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,8 @@ def check_samples(path: str | Path, samples: np.ndarray) -> float:
 
 
 class AudioStream:
-    """One file decoded to mono float32 at ``sample_rate`` (the file's own rate when None), a block at
-    a time: iterate to get consecutive blocks of about :data:`BLOCK_SAMPLES` samples at most. Every block
+    """One file decoded to mono float32 at ``sample_rate`` (a :data:`RateChoice`: the file's own rate
+    when None; :attr:`output_rate` once the file is open), a block at a time: iterate to get consecutive blocks of about :data:`BLOCK_SAMPLES` samples at most. Every block
     is checked as it is read (:func:`check_samples`), so a bad sample stops the stream with an
     :class:`AudioError` naming the file; a file with no samples at all raises one at the end.
 
@@ -137,7 +141,7 @@ class AudioStream:
     True
     """
 
-    def __init__(self, path: str | Path, sample_rate: int | None = None, *, quality: str = "HQ",
+    def __init__(self, path: str | Path, sample_rate: RateChoice = None, *, quality: str = "HQ",
                  offset: float = 0.0, duration: float | None = None, max_seconds: float | None = None,
                  block_seconds: float | None = None) -> None:
         self.path = path
@@ -152,6 +156,7 @@ class AudioStream:
         self.cut = False
         self.source_frames = 0
         self.source_rate = 0
+        self.output_rate = 0
 
     @property
     def decoded_seconds(self) -> float:
@@ -182,7 +187,8 @@ class AudioStream:
 
     def _decode(self, handle: sf.SoundFile) -> Iterator[np.ndarray]:
         native = self.source_rate = handle.samplerate
-        rate = self.sample_rate or native
+        choice = self.sample_rate
+        rate = self.output_rate = (choice(native) if callable(choice) else choice) or native
         if self.offset > 0:
             self._seek(handle, int(round(self.offset * native)))
         until = int(round(self.duration * native)) if self.duration is not None else None
@@ -192,7 +198,7 @@ class AudioStream:
         left = cut_at if cut_at is not None else until  # native frames still to read, or None: to the end
         step = max(1, min(BLOCK_SAMPLES // handle.channels, int(BLOCK_SAMPLES * native / rate),
                           int(self.block_seconds * native) if self.block_seconds else BLOCK_SAMPLES))
-        resampler = resample_stream(native, rate, self.quality)
+        resampler = None  # made at the second block: a file read in one block is resampled in one call
         while left is None or left > 0:
             want = step if left is None else min(step, left)
             block = self._read(handle, want)

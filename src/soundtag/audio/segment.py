@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundtag.audio.decode import AudioStream
+from soundtag.audio.decode import AudioStream, RateChoice
 
 BLOCK_SECONDS = 10.0
 """The longest block of a file decoded at a time while cutting it into windows (see :class:`AudioStream`)."""
@@ -27,11 +27,12 @@ BLOCK_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Segment:
-    """A window of a file: its start and end time in seconds and its mono samples."""
+    """A window of a file: its start and end time in seconds and its mono samples at ``sample_rate``."""
 
     start: float
     end: float
     samples: np.ndarray
+    sample_rate: int
 
 
 class Windower:
@@ -57,7 +58,7 @@ class Windower:
         done = []
         while self.buffer.size >= self.win:
             window = Segment(self.consumed / self.sample_rate, (self.consumed + self.win) / self.sample_rate,
-                             self.buffer[: self.win].copy())
+                             self.buffer[: self.win].copy(), self.sample_rate)
             if self.held is not None:
                 done.append(self.held)
             self.held = window
@@ -70,18 +71,18 @@ class Windower:
         end = (self.consumed + self.buffer.size) / self.sample_rate
         held, self.held = self.held, None
         if held is None:
-            return [Segment(0.0, end, self.buffer.copy())] if self.buffer.size else []
+            return [Segment(0.0, end, self.buffer.copy(), self.sample_rate)] if self.buffer.size else []
         beyond = self.buffer[self.win - self.step :]  # samples after the held window's end
         if not beyond.size:
             return [held]
         if 2 * self.buffer.size < self.win:
-            return [Segment(held.start, end, np.concatenate([held.samples, beyond]))]
-        return [held, Segment(self.consumed / self.sample_rate, end, self.buffer.copy())]
+            return [Segment(held.start, end, np.concatenate([held.samples, beyond]), self.sample_rate)]
+        return [held, Segment(self.consumed / self.sample_rate, end, self.buffer.copy(), self.sample_rate)]
 
 
 def stream_windows(
     path: str | Path,
-    sample_rate: int,
+    sample_rate: RateChoice,
     layouts: Sequence[tuple[float, float]],
     *,
     quality: str = "HQ",
@@ -94,12 +95,12 @@ def stream_windows(
 
 def stream_layouts(stream: AudioStream, layouts: Sequence[tuple[float, float]]) -> Iterator[tuple[int, Segment]]:
     """:func:`stream_windows` of an :class:`~soundtag.audio.AudioStream` made by the caller, who reads its
-    :attr:`~soundtag.audio.AudioStream.decoded_seconds` afterwards."""
-    sample_rate = stream.sample_rate
-    if sample_rate is None:
-        raise ValueError("the stream must have a sample rate: windows are cut in samples at a known rate")
-    windowers = [Windower(sample_rate, window, hop) for window, hop in layouts]
+    :attr:`~soundtag.audio.AudioStream.decoded_seconds` afterwards. The windows are cut at the rate
+    the stream decodes the file at (:attr:`~soundtag.audio.AudioStream.output_rate`)."""
+    windowers: list[Windower] = []
     for chunk in stream:
+        if not windowers:
+            windowers = [Windower(stream.output_rate, window, hop) for window, hop in layouts]
         for index, windower in enumerate(windowers):
             for segment in windower.push(chunk):
                 yield index, segment
@@ -110,7 +111,7 @@ def stream_layouts(stream: AudioStream, layouts: Sequence[tuple[float, float]]) 
 
 def stream_segments(
     path: str | Path,
-    sample_rate: int,
+    sample_rate: RateChoice,
     window: float,
     hop: float,
     *,

@@ -67,7 +67,7 @@ class ExtractionReport:
 
 
 @dataclass(frozen=True)
-class _ChunkResult:
+class ChunkResult:
     """Outcome of one chunk: per file, seconds of audio or the reason it failed; and warnings."""
 
     done: list[tuple[str, float]]
@@ -78,7 +78,7 @@ class _ChunkResult:
 _TRANSFORMS: dict[tuple[str, int], FeatureTransform] = {}
 
 
-def _transform_for(audio: AudioConfig, features: FeatureConfig) -> FeatureTransform:
+def shared_transform(audio: AudioConfig, features: FeatureConfig) -> FeatureTransform:
     """One transform per process and settings (the mel filterbank is built once)."""
     key = (repr(features), audio.sample_rate)
     if key not in _TRANSFORMS:
@@ -86,31 +86,32 @@ def _transform_for(audio: AudioConfig, features: FeatureConfig) -> FeatureTransf
     return _TRANSFORMS[key]
 
 
-def extract_chunk(paths: Sequence[str], audio: AudioConfig, features: FeatureConfig, cache: FeatureCache) -> _ChunkResult:
-    """Decode ``paths`` and cache each one's features: short clips as one packed batch, long ones
-    streamed one by one. A file that fails is listed with its reason; the others go on.
+def extract_chunk(paths: Sequence[str], audio: AudioConfig, features: FeatureConfig, cache: FeatureCache) -> ChunkResult:
+    """Decode ``paths`` and cache each one's features: short clips as packed batches (one per rate
+    they are decoded at, see :meth:`~FeatureTransform.decode_rate`), long ones streamed one by one.
+    A file that fails is listed with its reason; the others go on.
     """
-    transform = _transform_for(audio, features)
-    short: list[tuple[str, np.ndarray]] = []
-    result = _ChunkResult([], [], [])
+    transform = shared_transform(audio, features)
+    short: dict[int, list[tuple[str, np.ndarray]]] = {}
+    result = ChunkResult([], [], [])
     for path in paths:
-        stream = AudioStream(path, audio.sample_rate, quality=audio.resample_quality, max_seconds=audio.max_seconds)
+        stream = AudioStream(path, transform.decode_rate, quality=audio.resample_quality, max_seconds=audio.max_seconds)
         try:
             blocks = iter(stream)
             head = list(_take_samples(blocks, STREAM_SAMPLES))
             if sum(map(len, head)) <= STREAM_SAMPLES:  # the file ended within the limit
-                short.append((path, head[0] if len(head) == 1 else np.concatenate(head)))
+                short.setdefault(stream.output_rate, []).append((path, head[0] if len(head) == 1 else np.concatenate(head)))
             else:
-                cache.save(path, _streamed(path, transform, itertools.chain(head, blocks)))
-                result.done.append((path, stream.samples / audio.sample_rate))
+                cache.save(path, _streamed(path, transform.at_rate(stream.output_rate), itertools.chain(head, blocks)))
+                result.done.append((path, stream.samples / stream.output_rate))
         except AudioError as exc:
             result.failed.append((path, exc.problem))
             continue
         result.warnings.extend((path, note) for note in stream.notes)
-    signals = [signal for _, signal in short]
-    for (path, signal), feats in zip(short, extract_batch(transform, signals)):
-        cache.save(path, feats)
-        result.done.append((path, len(signal) / audio.sample_rate))
+    for rate, clips in short.items():
+        for (path, signal), feats in zip(clips, extract_batch(transform.at_rate(rate), [signal for _, signal in clips])):
+            cache.save(path, feats)
+            result.done.append((path, len(signal) / rate))
     return result
 
 
@@ -251,7 +252,7 @@ def cache_features(
     *,
     num_workers: int = 2,
     progress: bool = True,
-    extract: Callable[..., _ChunkResult] = extract_chunk,
+    extract: Callable[..., ChunkResult] = extract_chunk,
     desc: str = "features",
 ) -> ExtractionReport:
     """Make sure every decodable file in ``paths`` has cached features; report what happened.
@@ -290,8 +291,8 @@ def cache_features(
 
 def _run_chunks(
     todo: list[str], audio: AudioConfig, features: FeatureConfig, cache: FeatureCache, num_workers: int,
-    extract: Callable[..., _ChunkResult] = extract_chunk,
-) -> Iterable[_ChunkResult]:
+    extract: Callable[..., ChunkResult] = extract_chunk,
+) -> Iterable[ChunkResult]:
     """Chunk results of ``extract``, computed in this process or in ``num_workers`` worker processes."""
     chunks = list(_chunks(todo, CHUNK_CLIPS))
     if num_workers <= 1 or len(chunks) <= 1:

@@ -44,7 +44,7 @@ from soundtag.audio.augment import (
 from soundtag.config import AudioConfig, ChainAugmentConfig, FeatureConfig, to_plain
 from soundtag.data.cache import FeatureCache, default_cache_dir, file_key
 from soundtag.data.corpus import Clip, find_audio_files
-from soundtag.data.extract import ExtractionReport, _ChunkResult, _transform_for, cache_features
+from soundtag.data.extract import ChunkResult, ExtractionReport, cache_features, shared_transform
 from soundtag.errors import AudioError, SoundtagError
 from soundtag.features import extract_batch
 from soundtag.fileio import atomic_save_npy
@@ -220,13 +220,13 @@ def open_bank(cache_dir: str | Path | None, audio: AudioConfig, features: Featur
 
 
 def extract_variants(paths: Sequence[str], audio: AudioConfig, features: FeatureConfig, bank: VariantBank
-                     ) -> _ChunkResult:
+                     ) -> ChunkResult:
     """Decode ``paths`` (at most :data:`VARIANT_SECONDS` of each), make their missing variants and cache
     their features, featurised as one packed batch; a file that fails is listed with its reason."""
-    transform = _transform_for(audio, features)
+    transform = shared_transform(audio, features)
     seconds = min(audio.max_seconds or VARIANT_SECONDS, VARIANT_SECONDS)
     made: list[tuple[VariantCache, str, np.ndarray]] = []
-    result = _ChunkResult([], [], [])
+    result = ChunkResult([], [], [])
     for path in paths:
         try:
             signal = load_audio(path, audio.sample_rate, quality=audio.resample_quality, max_seconds=seconds)

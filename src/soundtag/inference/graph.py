@@ -100,11 +100,14 @@ class ExportedTagger(SegmentTagger):
 
         self.run = run
 
-    def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
+    def segment_probabilities(self, segments: list[np.ndarray], sample_rate: int | None = None) -> np.ndarray:
         """Equal-length segments go through the graph as one batch; the graph pads and windows their
         frames as the run's tagger does. (A file exported before graphs did that takes waveforms of one
-        training window up: shorter segments are repeated up to it, as it expects.)
+        training window up: shorter segments are repeated up to it, as it expects.) The graph computes
+        its features at :attr:`sample_rate` only, so every file is decoded at it (:meth:`decode_rate`).
         """
+        if sample_rate not in (None, self.sample_rate):
+            raise ValueError(f"{self.path}: the graph takes {self.sample_rate} Hz waveforms, not {sample_rate} Hz")
         if "windows" not in self.metadata:
             window = int(round(self.default_segment * self.sample_rate))
             segments = [_repeat_to(seg, window) for seg in segments]

@@ -136,13 +136,20 @@ class SegmentTagger:
     frame_seconds: float | None = None
     """The hop of :meth:`frame_probabilities`'s frames in seconds (None: the tagger has none)."""
 
-    def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (n_segments, n_classes) of mono waveforms at :attr:`sample_rate`."""
+    def decode_rate(self, file_rate: int) -> int:
+        """The rate a file recorded at ``file_rate`` Hz is decoded at for this tagger: :attr:`sample_rate`
+        (a run whose features keep some files' own rates says so: :class:`~soundtag.inference.Tagger`)."""
+        return self.sample_rate
+
+    def segment_probabilities(self, segments: list[np.ndarray], sample_rate: int | None = None) -> np.ndarray:
+        """Class probabilities (n_segments, n_classes) of mono waveforms at ``sample_rate`` (one of
+        :meth:`decode_rate`'s answers; None: :attr:`sample_rate`)."""
         raise NotImplementedError
 
-    def frame_probabilities(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities of each output frame of one waveform, (frames, n_classes), and each
-        frame's centre in seconds; only taggers whose model has frame-wise outputs have them."""
+    def frame_probabilities(self, signal: np.ndarray, sample_rate: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities of each output frame of one waveform at ``sample_rate`` (None:
+        :attr:`sample_rate`), (frames, n_classes), and each frame's centre in seconds; only taggers
+        whose model has frame-wise outputs have them."""
         raise SoundtagError(NO_FRAMES)
 
     def event_cutoffs(self, events: EventsConfig) -> np.ndarray:
@@ -223,19 +230,21 @@ class SegmentTagger:
         block, rate = _pcm_block(waveform, sample_rate)
         check_samples("array", block)
         signal = to_mono(block)
-        resampler = resample_stream(rate, self.sample_rate, self.resample_quality)
+        decode_rate = self.decode_rate(rate)
+        resampler = resample_stream(rate, decode_rate, self.resample_quality)
         if resampler is not None:  # as AudioStream resamples a file: one stream, flushed at the end
             signal = np.concatenate([resampler.resample_chunk(signal, last=False),
                                      resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)])
         segment, hop, k = self.settings(segment, hop, k)
         layouts = self.window_layouts(segment, hop)
         windows = [(layout, seg) for layout, (window, step) in enumerate(layouts)
-                   for seg in split_signal(signal, self.sample_rate, window, step)]
+                   for seg in split_signal(signal, decode_rate, window, step)]
         state = _FileState("array", floor_db=self.window_floor_db)
         state.duration = len(block) / rate
         for first in range(0, len(windows), self.batch_size):
             chosen = windows[first : first + self.batch_size]
-            for (layout, seg), row in zip(chosen, self.segment_probabilities([seg.samples for _, seg in chosen])):
+            probs = self.segment_probabilities([seg.samples for _, seg in chosen], decode_rate)
+            for (layout, seg), row in zip(chosen, probs):
                 tags = self.select(row, k, threshold) if layout == 0 else []
                 state.add(seg, row, tags, segment=layout == 0, whole=layout == len(layouts) - 1)
         return state.result(lambda row: self.select(row, k, threshold))  # type: ignore[return-value]
@@ -293,14 +302,15 @@ class SegmentTagger:
                     "merge_gap": events.merge_gap},
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
-    def file_probabilities(self, signal: np.ndarray) -> np.ndarray:
-        """A waveform's own probabilities (the file-level answer of :meth:`tag_files`): the
-        duration-weighted mean over its windows of :meth:`file_window` seconds."""
+    def file_probabilities(self, signal: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
+        """A waveform's own probabilities at ``sample_rate`` (None: :attr:`sample_rate`; the file-level
+        answer of :meth:`tag_files`): the duration-weighted mean over its windows of :meth:`file_window` seconds."""
+        rate = sample_rate or self.sample_rate
         whole = FileMean(self.window_floor_db)
-        windows = split_signal(signal, self.sample_rate, self.file_window(), self.file_window())
+        windows = split_signal(signal, rate, self.file_window(), self.file_window())
         for first in range(0, len(windows), self.batch_size):
             chosen = windows[first : first + self.batch_size]
-            for seg, row in zip(chosen, self.segment_probabilities([seg.samples for seg in chosen])):
+            for seg, row in zip(chosen, self.segment_probabilities([seg.samples for seg in chosen], rate)):
                 whole.add(row, seg.end - seg.start, waveform_level_db(seg.samples))
         return whole.value()
 
@@ -339,7 +349,7 @@ class SegmentTagger:
         last = -1
 
         def flush() -> None:
-            probs = self.segment_probabilities([seg.samples for _, _, seg in pending])
+            probs = self.segment_probabilities([seg.samples for _, _, seg in pending], pending[0][2].sample_rate)
             for (state, layout, seg), row in zip(pending, probs):
                 state.add(seg, row, choose(row), segment=layout == 0, whole=layout == whole)
             pending.clear()
@@ -353,6 +363,8 @@ class SegmentTagger:
                 if layout > whole:
                     self._add_frames(state, seg)
                     continue
+                if pending and pending[0][2].sample_rate != seg.sample_rate:  # a batch holds one rate
+                    flush()
                 pending.append((state, layout, seg))
                 if len(pending) >= self.batch_size:
                     flush()
@@ -375,7 +387,7 @@ class SegmentTagger:
         windows in order, then its duration in seconds, or the AudioError that stopped it; each item
         with the file's place in ``paths`` and its path. Each file is opened once."""
         for index, path in enumerate(paths):
-            stream = AudioStream(path, self.sample_rate, quality=self.resample_quality, block_seconds=BLOCK_SECONDS)
+            stream = AudioStream(path, self.decode_rate, quality=self.resample_quality, block_seconds=BLOCK_SECONDS)
             try:
                 for window in stream_layouts(stream, layouts):
                     yield index, path, window
@@ -388,7 +400,7 @@ class SegmentTagger:
         """A file's frame-wise class probabilities (frames, n_classes) and each frame's centre in
         seconds, from blocks of :attr:`block_seconds` as :meth:`tag_files` reads events off them."""
         state = _FileState(str(path))
-        for block in stream_segments(path, self.sample_rate, self.block_seconds, self.block_seconds,
+        for block in stream_segments(path, self.decode_rate, self.block_seconds, self.block_seconds,
                                      quality=self.resample_quality):
             self._add_frames(state, block)
         return np.concatenate(state.frames), np.concatenate(state.times)
@@ -396,7 +408,7 @@ class SegmentTagger:
     def _add_frames(self, state: _FileState, block: Segment) -> None:
         """Add the frame-wise outputs of one block of a file to its state: the frames centred inside the
         block (at least its first), at their times in the file."""
-        block_probs, block_centres = self.frame_probabilities(block.samples)
+        block_probs, block_centres = self.frame_probabilities(block.samples, block.sample_rate)
         inside = block_centres < max(block.end - block.start, block_centres[0] + 1e-9)
         state.frames.append(block_probs[inside])
         state.times.append(block.start + block_centres[inside])
@@ -412,12 +424,13 @@ class SegmentTagger:
         windows: list[Segment] = []
 
         def flush() -> None:
-            for seg, row in zip(windows, self.segment_probabilities([seg.samples for seg in windows])):
+            for seg, row in zip(windows, self.segment_probabilities([seg.samples for seg in windows],
+                                                                    windows[0].sample_rate)):
                 state.add(seg, row, [], segment=False, whole=True)
             windows.clear()
 
         layouts = [(self.block_seconds, self.block_seconds), (self.file_window(), self.file_window())]
-        stream = AudioStream(path, self.sample_rate, quality=self.resample_quality, block_seconds=BLOCK_SECONDS)
+        stream = AudioStream(path, self.decode_rate, quality=self.resample_quality, block_seconds=BLOCK_SECONDS)
         try:
             for layout, block in stream_layouts(stream, layouts):
                 if layout == 1:

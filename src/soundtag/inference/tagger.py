@@ -141,15 +141,21 @@ class Tagger(SegmentTagger):
         return predict_clips(self.model, features, self.width, self.hop, self.device,
                              self.batch_size, self.config.train.pad_mode, self.multi_label, self.window_floor_db)
 
-    def segment_probabilities(self, segments: list[np.ndarray]) -> np.ndarray:
-        return self.probabilities(extract_batch(self.transform, segments))
+    def decode_rate(self, file_rate: int) -> int:
+        """The rate the run's features are computed at for a file recorded at ``file_rate`` Hz: the run's
+        ``audio.sample_rate``, or the file's own (``features.resample: false``)."""
+        return self.transform.decode_rate(file_rate)
+
+    def segment_probabilities(self, segments: list[np.ndarray], sample_rate: int | None = None) -> np.ndarray:
+        return self.probabilities(extract_batch(self.transform.at_rate(sample_rate or self.sample_rate), segments))
 
     @torch.inference_mode()
-    def segment_embeddings(self, segments: list[np.ndarray]) -> np.ndarray:
-        """The model's embedding (``model.embed``) of each mono waveform, (n_segments, dim): the mean over
-        its windows, which are those :meth:`probabilities` averages."""
+    def segment_embeddings(self, segments: list[np.ndarray], sample_rate: int | None = None) -> np.ndarray:
+        """The model's embedding (``model.embed``) of each mono waveform at ``sample_rate`` (None:
+        :attr:`sample_rate`), (n_segments, dim): the mean over its windows, which are those
+        :meth:`probabilities` averages."""
         rows = []
-        for features in extract_batch(self.transform, segments):
+        for features in extract_batch(self.transform.at_rate(sample_rate or self.sample_rate), segments):
             windows = torch.from_numpy(clip_windows(features, self.width, self.hop, self.config.train.pad_mode))
             rows.append(self.model.embed(windows.to(self.device)).float().mean(dim=0).cpu().numpy())
         return np.stack(rows)
@@ -162,12 +168,12 @@ class Tagger(SegmentTagger):
         pending: list[Segment] = []
 
         def flush() -> None:
-            rows.extend(self.segment_embeddings([seg.samples for seg in pending]))
+            rows.extend(self.segment_embeddings([seg.samples for seg in pending], pending[0].sample_rate))
             levels.extend(waveform_level_db(seg.samples) for seg in pending)
-            windows.extend(Segment(seg.start, seg.end, np.zeros(0, np.float32)) for seg in pending)
+            windows.extend(Segment(seg.start, seg.end, np.zeros(0, np.float32), seg.sample_rate) for seg in pending)
             pending.clear()
 
-        for seg in stream_segments(path, self.sample_rate, self.file_window(), self.file_window(),
+        for seg in stream_segments(path, self.decode_rate, self.file_window(), self.file_window(),
                                    quality=self.resample_quality):
             pending.append(seg)
             if len(pending) >= self.batch_size:
@@ -180,15 +186,16 @@ class Tagger(SegmentTagger):
         return whole.value(), windows, np.stack(rows)
 
     @torch.inference_mode()
-    def frame_probabilities(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        features = extract_batch(self.transform, [signal])[0]
+    def frame_probabilities(self, signal: np.ndarray, sample_rate: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        transform = self.transform.at_rate(sample_rate or self.sample_rate)
+        features = extract_batch(transform, [signal])[0]
         per_frame = self.model.frame_hop  # feature frames per output frame
         if features.shape[-1] < per_frame:
             features = fit_width(features, per_frame, 0, self.config.train.pad_mode)
         batch = torch.from_numpy(features)[None].to(self.device)
         probs = activation(self.model.frame_logits(batch).float(), self.multi_label)[0].cpu().numpy()
         # output frame j pools feature frames [j, j + 1) * per_frame; feature frame t sits at t * frame_hop
-        seconds = self.transform.frame_hop / self.sample_rate
+        seconds = transform.frame_hop / transform.sample_rate
         centres = (np.arange(len(probs)) * per_frame + (per_frame - 1) / 2) * seconds
         return probs, centres
 

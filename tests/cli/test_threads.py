@@ -1,10 +1,12 @@
-"""--threads on every heavy command: one spelling, one default (DEFAULT_THREADS), whole numbers from 1."""
+"""--threads on every heavy command: one spelling, whole numbers from 1 or auto; DEFAULT_THREADS, and
+TRAINING_THREADS (auto: the idle cores) for the commands that train."""
 
 from __future__ import annotations
 
 import pytest
 
-from soundtag.cli.common import DEFAULT_THREADS, use_threads
+from soundtag.cli import common
+from soundtag.cli.common import DEFAULT_THREADS, TRAINING_THREADS, idle_cores, use_threads
 from soundtag.cli.main import build_parser
 
 HEAVY = {
@@ -20,11 +22,23 @@ HEAVY = {
 }
 
 
+TRAINING = {"train", "experiment", "selftrain", "autoencode"}
+
+
 @pytest.mark.parametrize("command", HEAVY)
 def test_every_heavy_command_takes_threads_with_one_default(command):
     parser = build_parser()
-    assert parser.parse_args(HEAVY[command]).threads == DEFAULT_THREADS
+    default = TRAINING_THREADS if command in TRAINING else DEFAULT_THREADS
+    assert parser.parse_args(HEAVY[command]).threads == default
     assert parser.parse_args([*HEAVY[command], "--threads", "2"]).threads == 2
+    assert parser.parse_args([*HEAVY[command], "--threads", "AUTO"]).threads == "auto"
+
+
+@pytest.mark.parametrize(("cores", "load", "expected"), [(2, 0.1, 2), (2, 0.6, 1), (2, 3.7, 1), (16, 5.2, 11), (1, 0.0, 1)])
+def test_auto_takes_the_cores_the_load_leaves_idle(monkeypatch, cores, load, expected):
+    monkeypatch.setattr(common.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(common.os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert idle_cores() == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
@@ -41,5 +55,7 @@ def test_use_threads_sets_torchs_threads():
     try:
         use_threads(1)
         assert torch.get_num_threads() == 1
+        use_threads("auto")
+        assert torch.get_num_threads() == idle_cores()
     finally:
         torch.set_num_threads(before)

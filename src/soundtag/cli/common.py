@@ -9,6 +9,7 @@ bars, log records) on stderr. Exit statuses: :data:`EXIT_OK`, :data:`EXIT_INPUTS
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,6 +123,22 @@ DEFAULT_THREADS = 1
 tagging decodes in a second thread meanwhile, and torch's own default (a thread per core) was several
 times slower on a shared machine, where its threads spin-wait for each other (benchmarks/speed.py)."""
 
+TRAINING_THREADS = "auto"
+"""The training commands' default: the cores left idle when the command starts (:func:`idle_cores`).
+Training has no decoding to overlap, so one thread leaves a quiet machine's other cores unused (1.3x
+slower per epoch on 2 cores), while a thread per core on a busy machine ran 6x slower than one."""
+
+
+def idle_cores() -> int:
+    """The cores this process may use that the last minute's load left idle, at least 1."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(usable, usable - round(os.getloadavg()[0])))
+
+
+def threads_value(text: str) -> int | str:
+    """``--threads``: a whole number of at least 1, or ``auto`` (:func:`idle_cores` when the command starts)."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
 
 def positive_int(text: str) -> int:
     """An option's whole number of at least 1 (``--batch-size``, ``--threads``)."""
@@ -134,26 +151,33 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_threads_option(parser: argparse.ArgumentParser) -> None:
-    """``--threads N``: CPU threads of the command's model in this process (see :data:`DEFAULT_THREADS`)."""
-    parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS, metavar="N",
-                        help=f"CPU threads for the model's arithmetic in this process (default: {DEFAULT_THREADS}; "
-                             "README: Threads)")
+def add_threads_option(parser: argparse.ArgumentParser, default: int | str = DEFAULT_THREADS) -> None:
+    """``--threads N|auto``: CPU threads of the command's model in this process (see :data:`DEFAULT_THREADS`
+    and :data:`TRAINING_THREADS`)."""
+    parser.add_argument("--threads", type=threads_value, default=default, metavar="N",
+                        help=f"CPU threads for the model's arithmetic in this process, or auto: the cores the "
+                             f"load average leaves idle (default: {default}; README: Threads)")
 
 
-def use_threads(threads: int) -> None:
-    """torch computes on ``threads`` threads in this process (imports torch)."""
+def resolved_threads(threads: int | str) -> int:
+    """``--threads`` as a number: ``auto`` becomes :func:`idle_cores`."""
+    return idle_cores() if threads == "auto" else int(threads)
+
+
+def use_threads(threads: int | str) -> None:
+    """torch computes on ``threads`` threads in this process (imports torch); ``auto``: :func:`idle_cores`."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(resolved_threads(threads))
 
 
 # --- commands that read a config and a corpus ----------------------------------------------------
 
 def add_recipe_arguments(parser: argparse.ArgumentParser,
-                         config_help: str = "YAML config, e.g. configs/demo.yaml") -> None:
-    """``CONFIG`` plus ``--set``, ``--corpus``, ``--cache-dir``, ``--threads`` and ``--quiet`` for commands that
-    read a corpus."""
+                         config_help: str = "YAML config, e.g. configs/demo.yaml",
+                         threads: int | str = DEFAULT_THREADS) -> None:
+    """``CONFIG`` plus ``--set``, ``--corpus``, ``--cache-dir``, ``--threads`` (default ``threads``) and
+    ``--quiet`` for commands that read a corpus."""
     parser.add_argument("config_file", nargs="?", metavar="CONFIG", help=config_help)
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override one config field, e.g. --set features.n_mels=128 (repeatable; "
@@ -162,7 +186,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser,
                         help="corpus folder or manifest CSV (default: the config's data.corpus)")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the config's "
                         "data.cache_dir, else $XDG_CACHE_HOME/soundtag or ~/.cache/soundtag)")
-    add_threads_option(parser)
+    add_threads_option(parser, threads)
     add_quiet_option(parser)
 
 

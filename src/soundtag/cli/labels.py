@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from soundtag.cli.common import (
+    TRAINING_THREADS,
     add_json_option,
     add_out_dir,
     add_quiet_option,
@@ -15,7 +16,7 @@ from soundtag.cli.common import (
     recipe_config,
     use_threads,
 )
-from soundtag.config import EnsembleConfig, CleanConfig, choices
+from soundtag.config import CleanConfig, EnsembleConfig, choices
 from soundtag.errors import SoundtagError
 from soundtag.outputs import check_output
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("autoencode", help="train the autoencoder and write train-clip latents",
                               description="Train a convolutional autoencoder on the corpus's train clips; "
                                           "writes latents.npz, loss.png and reconstructions.png.")
-    add_recipe_arguments(p)
+    add_recipe_arguments(p, threads=TRAINING_THREADS)
     add_out_dir(p, "output folder (resumed if it holds this run)", required=True, metavar="RUN_DIR")
     p.set_defaults(run=run_autoencode)
 
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("selftrain", help="self-training rounds on confident unverified clips",
                               description="Rounds of training that add clips whose top probability lies "
                                           "between the scheduled lower bound and the upper bound.")
-    add_recipe_arguments(p)
+    add_recipe_arguments(p, threads=TRAINING_THREADS)
     add_out_dir(p, "output folder (resumed if it holds this run)", required=True)
     p.set_defaults(run=run_selftrain)
 
@@ -79,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("experiment", help="the DCASE 2018 recipe with an HTML report",
                               description="features -> autoencoder -> spreading -> classifiers on all / "
                                           "verified / promoted labels -> self-training -> ensemble -> report.html")
-    add_recipe_arguments(p)
+    add_recipe_arguments(p, threads=TRAINING_THREADS)
     add_out_dir(p, "output folder (finished stages are reused)", required=True)
     add_json_option(p, "the summary (summary.json's content, with the output folder and the report's path)")
     p.set_defaults(run=run_experiment)

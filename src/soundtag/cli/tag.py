@@ -10,7 +10,6 @@ import math
 import re
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from soundtag.cli.common import (
@@ -21,6 +20,7 @@ from soundtag.cli.common import (
     add_threads_option,
     exit_status,
     positive_int,
+    resolved_threads,
     use_threads,
     warn,
 )
@@ -197,7 +197,7 @@ def load_model(args: argparse.Namespace) -> SegmentTagger:
     if Path(args.run_dir).is_file():
         from soundtag.inference.graph import ExportedTagger
 
-        return ExportedTagger(args.run_dir, threads=args.threads)
+        return ExportedTagger(args.run_dir, threads=resolved_threads(args.threads))
     from soundtag.inference.pretrained import load_tagger
 
     use_threads(args.threads)

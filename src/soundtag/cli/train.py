@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from soundtag.cli.common import (
+    TRAINING_THREADS,
     add_json_option,
     add_out_dir,
     add_recipe_arguments,
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "best score (and why training stopped early, when it did) on stdout, and the next command "
                     "to run on stderr.",
     )
-    add_recipe_arguments(parser, config_help="YAML config, e.g. configs/demo.yaml (required unless --resume)")
+    add_recipe_arguments(parser, config_help="YAML config, e.g. configs/demo.yaml (required unless --resume)",
+                         threads=TRAINING_THREADS)
     add_out_dir(parser, "run folder (default: runs/<config name>); checked for writability, like the cache "
                 "folder, before any work", metavar="RUN_DIR")
     parser.add_argument("--init-from", metavar="RUN_DIR", help="fine-tune: start from RUN_DIR's best.pt (same "

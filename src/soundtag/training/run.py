@@ -222,9 +222,9 @@ def _train(config: RunConfig, folder: RunFolder, progress: bool) -> tuple[TrainR
     if initial is not None and writes:
         folder.record_init_from(initial.source, initial.best_sha256)
     with run_logger(folder, writes=writes) as logger:
-        logger.info("%s; %d train / %d validation clips; window %d frames",
+        logger.info("%s; %d train / %d validation clips; window %d frames; %d CPU thread(s)",
                     model_summary(config.model.name, model), len(prepared.data.train),
-                    len(prepared.data.val), prepared.data.width)
+                    len(prepared.data.val), prepared.data.width, torch.get_num_threads())
         if initial is not None:
             logger.info("%s", initial.describe())
         if prepared.corpus is not None and prepared.corpus.split_note:

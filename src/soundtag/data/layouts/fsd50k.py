@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from soundtag.data.corpus import Clip, Corpus, checked_path, read_csv, refuse_repeated_files, split_labels
 from soundtag.errors import CorpusError
 
@@ -55,6 +53,8 @@ def read_fsd50k(root: Path, seed: int = 0) -> Corpus:
 
 def read_vocabulary(path: Path) -> set[str]:
     """The class names of ``vocabulary.csv`` (rows ``index,label,mid``; a header row is tolerated)."""
+    import pandas as pd  # here: listing a corpus of another layout should not pay for importing pandas
+
     try:
         frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

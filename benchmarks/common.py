@@ -6,9 +6,14 @@ import argparse
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BENCH_DIR = Path(tempfile.gettempdir()) / "soundtag-bench"
 """Where benchmarks keep corpora, caches and runs they make (outside the repository)."""
@@ -78,3 +83,24 @@ def experiment_parser(description: str, config: Path, out: str) -> argparse.Argu
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--append", metavar="RESULTS_MD")
     return parser
+
+
+def soundtag(*args: object) -> str:
+    """Run the CLI; its stdout (a failure stops the benchmark with the CLI's own message)."""
+    proc = subprocess.run([sys.executable, "-m", "soundtag", *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"soundtag {' '.join(map(str, args))} failed:\n{proc.stderr.strip()}")
+    return proc.stdout
+
+
+def clip_ap3(run_dir: Path, cache_dir: Path) -> np.ndarray:
+    """Each test clip's AP@3 (1, 1/2, 1/3 or 0) from the run's best model, in a fixed clip order."""
+    import numpy as np
+
+    from soundtag.inference import score_run
+
+    scores = score_run(run_dir, cache_dir=str(cache_dir), progress=False)
+    order = np.argsort(scores.fnames)
+    ranks = (-scores.probabilities).argsort(axis=1)[:, :3]
+    hits = ranks == np.asarray(scores.targets)[:, None]
+    return (hits / np.arange(1, 4)).sum(axis=1)[order]

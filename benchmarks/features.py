@@ -405,6 +405,12 @@ def run_part_b(args: argparse.Namespace) -> dict:
             match = re.search(r"([\d.]+) s of audio in ([\d.]+) s", proc.stdout)
             cli_reported = (float(match.group(1)), float(match.group(2))) if match else (float("nan"),) * 2
             shutil.rmtree(cache)
+            own_rate = {}
+            if getattr(args, "own_rate", False):  # the same, computed at each file's own rate
+                wait_quiet(args.quiet_wait)
+                own_rate["load_own_rate"] = os.getloadavg()[0]
+                own_rate["own_rate_wall"], _, _ = timed([*cli, "--set", "features.resample=false"])
+                shutil.rmtree(cache)
 
             out = work / f"out-baseline-{r}"
             waited_base, _ = wait_quiet(args.quiet_wait)
@@ -423,6 +429,7 @@ def run_part_b(args: argparse.Namespace) -> dict:
                 "base_wall": base_wall, "base_cpu": base_cpu, "base_inner": base["elapsed"],
                 "load_cli": load_cli, "load_base": load_base, "other_cli": proc.other_cores,
                 "other_base": bproc.other_cores, "waited_cli": waited_cli, "waited_base": waited_base,
+                **own_rate,
             })
         return {"n_files": n_files, "audio_seconds": audio_seconds, "copy_seconds": copy_seconds,
                 "rounds": rounds, "work": str(work)}

@@ -18,15 +18,13 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import BENCH_DIR, publish, section_header
+from benchmarks.common import BENCH_DIR, clip_ap3, publish, section_header, soundtag
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "fsd-mini.yaml"
@@ -254,14 +252,6 @@ def write_reviewed(path: Path, decided: pd.DataFrame) -> Path:
     return path
 
 
-def soundtag(*args: object) -> str:
-    """Run the CLI; its stdout (a failure stops the benchmark with the CLI's own message)."""
-    proc = subprocess.run([sys.executable, "-m", "soundtag", *map(str, args)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"soundtag {' '.join(map(str, args))} failed:\n{proc.stderr.strip()}")
-    return proc.stdout
-
-
 def train_with_review(out: Path, cache_dir: Path, decided: pd.DataFrame, pct: int) -> tuple[Path, float]:
     """Train configs/fsd-mini.yaml with the first ``pct`` % of the order reviewed; the run and its seconds."""
     run_dir = out / "runs" / f"reviewed-{pct}"
@@ -270,17 +260,6 @@ def train_with_review(out: Path, cache_dir: Path, decided: pd.DataFrame, pct: in
     start = time.perf_counter()
     soundtag("train", CONFIG, "--cache-dir", cache_dir, "--out-dir", run_dir, "--quiet", *extra)
     return run_dir, time.perf_counter() - start
-
-
-def clip_ap3(run_dir: Path, cache_dir: Path) -> np.ndarray:
-    """Each test clip's AP@3 (1, 1/2, 1/3 or 0) from the run's best model, in a fixed clip order."""
-    from soundtag.inference import score_run
-
-    scores = score_run(run_dir, cache_dir=str(cache_dir), progress=False)
-    order = np.argsort(scores.fnames)
-    ranks = (-scores.probabilities).argsort(axis=1)[:, :3]
-    hits = ranks == np.asarray(scores.targets)[:, None]
-    return (hits / np.arange(1, 4)).sum(axis=1)[order]
 
 
 def training_section(out: Path, cache_dir: Path, decided: pd.DataFrame, fractions: list[int]) -> str:

@@ -298,7 +298,8 @@ def part_features(args: argparse.Namespace, found: dict) -> list[str]:
     try:
         load_before = quiet(args.max_load, args.max_wait)
         part_b = features.run_part_b(argparse.Namespace(source=args.source.resolve(), work_dir=None,
-                                                        copies=args.copies, rounds=1, quiet_wait=30.0, workers=2))
+                                                        copies=args.copies, rounds=1, quiet_wait=30.0, workers=2,
+                                                        own_rate=True))
         load_after = os.getloadavg()[0]
         sources = features.audio_files(args.source / "audio_train") + features.audio_files(args.source / "audio_test")
 
@@ -316,16 +317,20 @@ def part_features(args: argparse.Namespace, found: dict) -> list[str]:
     lines += ["| path | wall s | x real time | load before / after |", "|---|---|---|---|",
               f"| soundtag features (2 workers, resampling) | {r['cli_wall']:.2f} | {audio / r['cli_wall']:.0f}x | "
               f"{load_before:.2f} / {load_after:.2f} |",
+              f"| soundtag features without resampling (`features.resample: false`) | {r['own_rate_wall']:.2f} | "
+              f"{audio / r['own_rate_wall']:.0f}x | {r['load_own_rate']:.2f} / |",
               f"| soundfile + soxr + librosa, 2 processes | {r['base_wall']:.2f} | {audio / r['base_wall']:.0f}x | |",
               f"| floor: soundfile + soxr decoding alone, 2 processes (1 process / 2) | {decode_2:.2f} | "
               f"{audio / decode_2:.0f}x | {loads(floor)} |",
-              "", f"soundtag against the script: **{r['base_wall'] / r['cli_wall']:.2f}x** ({part_b['n_files']} files, "
+              "", f"soundtag against the script: **{r['base_wall'] / r['cli_wall']:.2f}x** with resampling, "
+              f"**{r['base_wall'] / r['own_rate_wall']:.2f}x** without ({part_b['n_files']} files, "
               f"{audio / 60:.1f} min of audio)."]
     return lines
 
 
-def epoch_seconds(args: argparse.Namespace, before: bool, threads: int | None) -> tuple[float, int]:
-    """Median seconds of epochs 2.. of a short fsd-mini run, and the training clips per epoch."""
+def epoch_seconds(args: argparse.Namespace, before: bool, threads: int | None) -> tuple[float, int, int | None]:
+    """Median seconds of epochs 2.. of a short fsd-mini run, the training clips per epoch and the threads
+    its log says it used (None: not logged)."""
     out = WORK / "train-runs" / f"{'before' if before else 'after'}-{threads}"
     shutil.rmtree(out, ignore_errors=True)
     cmd, env = soundtag(before)
@@ -336,8 +341,10 @@ def epoch_seconds(args: argparse.Namespace, before: bool, threads: int | None) -
     run(cmd, env)
     with open(out / "metrics.csv", newline="") as handle:
         seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
-    found = re.search(r"(\d+) train / \d+ validation clips", (out / "train.log").read_text())
-    return statistics.median(seconds[1:] or seconds), int(found.group(1)) if found else 0
+    log = (out / "train.log").read_text()
+    found = re.search(r"(\d+) train / \d+ validation clips", log)
+    used = re.search(r"(\d+) CPU thread", log)  # what the default (auto) chose, where the code says
+    return statistics.median(seconds[1:] or seconds), int(found.group(1)) if found else 0, used and int(used.group(1))
 
 
 def part_train(args: argparse.Namespace) -> list[str]:
@@ -345,14 +352,16 @@ def part_train(args: argparse.Namespace) -> list[str]:
              f"median of epochs 2-{args.epochs})", "", "| code | threads | s/epoch | s/epoch/1000 clips | "
              "load before / after |", "|---|---|---|---|---|"]
     epoch_seconds(args, False, 1)  # warms the feature cache
-    for before, threads in ((True, None), (False, 1), (False, 2)):
-        label = f"| {'before' if before else 'after'} | {threads or 'torch default'} |"
+    for before, threads in ((True, None), (False, 1), (False, 2), (False, None)):
+        label = f"| {'before' if before else 'after'} | {threads or ('torch default' if before else 'default')} |"
         try:
             load_before = quiet(args.max_load, args.max_wait)
-            seconds, clips = epoch_seconds(args, before, threads)
+            seconds, clips, used = epoch_seconds(args, before, threads)
         except Busy as exc:
             refused(lines, label, exc)
             continue
+        if threads is None and used:
+            label = label[:-2] + f" ({used}) |"
         per_1000 = f"{seconds / clips * 1000:.1f}" if clips else "?"
         lines.append(f"{label} {seconds:.2f} | {per_1000} ({clips} clips) | {load_before:.2f} / "
                      f"{os.getloadavg()[0]:.2f} |")

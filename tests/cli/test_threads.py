@@ -3,6 +3,8 @@ TRAINING_THREADS (auto: the idle cores) for the commands that train."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from soundtag.cli import common
@@ -34,11 +36,27 @@ def test_every_heavy_command_takes_threads_with_one_default(command):
     assert parser.parse_args([*HEAVY[command], "--threads", "AUTO"]).threads == "auto"
 
 
-@pytest.mark.parametrize(("cores", "load", "expected"), [(2, 0.1, 2), (2, 0.6, 1), (2, 3.7, 1), (16, 5.2, 11), (1, 0.0, 1)])
-def test_auto_takes_the_cores_the_load_leaves_idle(monkeypatch, cores, load, expected):
+@pytest.mark.parametrize(("cores", "busy", "expected"), [(2, 0.1, 2), (2, 0.6, 1), (2, 3.7, 1), (16, 5.2, 11), (1, 0.0, 1)])
+def test_auto_takes_the_cores_other_work_leaves_idle(monkeypatch, cores, busy, expected):
     monkeypatch.setattr(common.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-    monkeypatch.setattr(common.os, "getloadavg", lambda: (load, 0.0, 0.0))
+    monkeypatch.setattr(common, "busy_cores", lambda: busy)
     assert idle_cores() == expected
+
+
+def test_busy_cores_reads_the_kernels_counters(monkeypatch):
+    # 2 CPUs; over the sample 300 ticks passed of which 150 idle: one core's worth of work
+    stats = iter(["cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 x\ncpu1 x\n", "cpu  175 0 175 820 130 0 0 0 0 0\ncpu0 x\ncpu1 x\n"])
+    monkeypatch.setattr("builtins.open", lambda *a, **k: io.StringIO(next(stats)))
+    assert common.busy_cores(seconds=0) == pytest.approx(1.0)
+
+
+def test_busy_cores_falls_back_to_the_load_average(monkeypatch):
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr("builtins.open", no_proc)
+    monkeypatch.setattr(common.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert common.busy_cores(seconds=0) == 1.5
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])

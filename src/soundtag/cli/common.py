@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,11 +129,35 @@ TRAINING_THREADS = "auto"
 Training has no decoding to overlap, so one thread leaves a quiet machine's other cores unused (1.3x
 slower per epoch on 2 cores), while a thread per core on a busy machine ran 6x slower than one."""
 
+#: Seconds :func:`busy_cores` watches the machine for.
+BUSY_SAMPLE_SECONDS = 0.25
+
+
+def busy_cores(seconds: float = BUSY_SAMPLE_SECONDS) -> float:
+    """How many cores other work keeps busy now: from the kernel's CPU counters over ``seconds``
+    (Linux), else the 1-minute load average (which lags: a job that just ended still counts)."""
+    try:
+        before = _cpu_counters()
+        time.sleep(seconds)
+        after = _cpu_counters()
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return (total - idle) / total * after[2] if total > 0 else 0.0
+
+
+def _cpu_counters() -> tuple[int, int, int]:
+    """All CPU time, idle time (idle and iowait) and the CPU count, from ``/proc/stat``."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        lines = handle.read().splitlines()
+    ticks = [int(value) for value in lines[0].split()[1:]]
+    return sum(ticks[:8]), ticks[3] + ticks[4], sum(1 for line in lines if line[:3] == "cpu" and line[3:4].isdigit())
+
 
 def idle_cores() -> int:
-    """The cores this process may use that the last minute's load left idle, at least 1."""
+    """The cores this process may use that other work leaves idle now (:func:`busy_cores`), at least 1."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, usable - round(os.getloadavg()[0])))
+    return max(1, min(usable, usable - round(busy_cores())))
 
 
 def threads_value(text: str) -> int | str:
@@ -155,8 +180,8 @@ def add_threads_option(parser: argparse.ArgumentParser, default: int | str = DEF
     """``--threads N|auto``: CPU threads of the command's model in this process (see :data:`DEFAULT_THREADS`
     and :data:`TRAINING_THREADS`)."""
     parser.add_argument("--threads", type=threads_value, default=default, metavar="N",
-                        help=f"CPU threads for the model's arithmetic in this process, or auto: the cores the "
-                             f"load average leaves idle (default: {default}; README: Threads)")
+                        help=f"CPU threads for the model's arithmetic in this process, or auto: the cores other "
+                             f"work leaves idle as the command starts (default: {default}; README: Threads)")
 
 
 def resolved_threads(threads: int | str) -> int:

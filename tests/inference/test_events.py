@@ -309,10 +309,25 @@ def test_one_track_to_stdout_or_a_file_and_failures_reported(tiny_run, soundscap
     assert "give --out-dir DIR for 2 files" in capsys.readouterr().err
     assert main(["tag", str(tiny_run), str(soundscapes[0]), "--quiet", "--out-dir", str(tmp_path)]) == 2
     assert main([*run, str(soundscapes[0]), "--hysteresis", "0"]) == 2
-    assert "tag.events.hysteresis must be in (0, 1]" in capsys.readouterr().err
+    assert "soundtag: error: --hysteresis must be in (0, 1]" in capsys.readouterr().err  # the option, not the key
+    label = json.loads((tiny_run / "label_map.json").read_text())["labels"][0]
+    (tmp_path / "th.json").write_text(json.dumps({"thresholds": {label: 3}}))
+    assert main([*run, str(soundscapes[0]), "--event-thresholds", str(tmp_path / "th.json")]) == 2
+    assert f"--event-thresholds {tmp_path / 'th.json'}: " in capsys.readouterr().err
 
 
 def read_rows_tab(path) -> list[dict[str, str]]:
     """Rows of a tab-separated table with a header, read with the csv module."""
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def test_an_array_gets_the_events_its_file_gets(tone_file):
+    tagger = LoudnessTagger()
+    tagger.block_seconds = 1.5
+    settings = EventsConfig(min_duration=0.3)
+    (from_file,) = tagger.tag_files([tone_file], events=settings)
+    signal, rate = sf.read(tone_file, dtype="float32")
+    from_array = tagger.tag_array(signal, rate, events=settings)
+    assert from_array.events == from_file.events and len(from_array.events) == 2
+    assert tagger.tag_array(signal, rate).events is None

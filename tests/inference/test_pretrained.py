@@ -220,3 +220,16 @@ def test_export_hf_then_tag_the_folder_from_the_command_line(tiny_run, tmp_path,
     output = json.loads(tagged.stdout)
     with single_thread_torch():
         assert output["files"][0] == Tagger.from_run(tiny_run).tag_file(CLIPS[-1]).to_dict()
+
+
+def test_embed_takes_an_exported_folder_as_it_takes_the_run(exported, tiny_run, tmp_path, capsys):
+    import numpy as np
+
+    clips = DEMO / "audio_test"
+    with single_thread_torch():
+        for name, source in (("run", tiny_run), ("shared", exported)):
+            result = in_process(capsys, "embed", source, clips, "-o", tmp_path / f"{name}.npz", "--quiet")
+            assert result.returncode == 0, result.stderr
+    run, shared = np.load(tmp_path / "run.npz"), np.load(tmp_path / "shared.npz")
+    assert list(shared["files"]) == list(run["files"]) and len(run["files"]) > 0
+    np.testing.assert_array_equal(shared["clip"], run["clip"])

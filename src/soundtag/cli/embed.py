@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "in 'failed' and 'failed_error'. Segments are the windows of the file-level tags (the training "
                     "window, a short trailing piece joined to the window before it); a clip embedding is their "
                     "duration-weighted mean, as a file's tags are.")
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by soundtag train, or a model folder "
+                        "written by soundtag export --format hf")
     parser.add_argument("paths", metavar="PATH", nargs="+", help="audio files or folders")
     add_output_file(parser, "the .npz to write (atomically; never one of the inputs)", required=True)
     parser.add_argument("--checkpoint", default=BEST_CHECKPOINT,
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from soundtag.data import find_audio_files
     from soundtag.errors import AudioError
     from soundtag.fileio import atomic_write
-    from soundtag.inference import Tagger
+    from soundtag.inference.pretrained import load_tagger
     from soundtag.outputs import NOT_FINITE, check_output, run_files
 
     if Path(args.output).suffix.lower() != ".npz":
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                  searched=[p for p in args.paths if Path(p).is_dir()], reads=is_audio_file, option="-o")
     check_device(args.device, exported=False)
     use_threads(args.threads)
-    tagger = Tagger.from_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
+    tagger = load_tagger(args.run_dir, checkpoint=args.checkpoint, device=args.device)
     if args.batch_size:
         tagger.batch_size = args.batch_size
     names, clips, segments, owners, starts, ends, failed, errors = [], [], [], [], [], [], [], []

@@ -24,7 +24,7 @@ from soundtag.cli.common import (
     use_threads,
     warn,
 )
-from soundtag.errors import SoundtagError
+from soundtag.errors import ConfigError, SoundtagError
 from soundtag.runs import BEST_CHECKPOINT
 
 if TYPE_CHECKING:
@@ -388,9 +388,23 @@ def event_settings(args: argparse.Namespace, fmt: str, tagger: SegmentTagger) ->
     changes = {name: getattr(args, dest) for name, dest in EVENT_OPTIONS.items() if getattr(args, dest) is not None}
     if args.event_thresholds:
         changes["thresholds"] = {**base.thresholds, **read_event_thresholds(args.event_thresholds)}
-    events = dataclasses.replace(base, **changes)
+    try:
+        events = dataclasses.replace(base, **changes)
+    except ConfigError as exc:  # the settings' own checks, said of the options that gave the values
+        raise ConfigError(flag_names(str(exc), args.event_thresholds)) from None
     tagger.event_reader(events)
     return events
+
+
+def flag_names(message: str, thresholds_file: str | None) -> str:
+    """A ``tag.events`` check's message with each setting named by the option that set it.
+
+    >>> flag_names("tag.events.min_duration must be >= 0, got -1.0", None)
+    '--min-duration must be >= 0, got -1.0'
+    """
+    for name, dest in EVENT_OPTIONS.items():
+        message = message.replace(f"tag.events.{name} ", f"--{dest.replace('_', '-')} ")
+    return message.replace("tag.events.thresholds:", f"--event-thresholds {thresholds_file}:")
 
 
 def read_event_thresholds(path: str) -> dict:

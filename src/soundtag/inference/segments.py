@@ -218,9 +218,11 @@ class SegmentTagger:
         return result
 
     def tag_array(self, waveform: np.ndarray, sample_rate: int, segment: float | None = None,
-                  hop: float | None = None, k: int | None = None, threshold: float | None = None) -> FileTags:
+                  hop: float | None = None, k: int | None = None, threshold: float | None = None,
+                  events: EventsConfig | None = None) -> FileTags:
         """Tag a waveform held in memory as :meth:`tag_file` tags the file it was decoded from: the same
-        mono mix, resampling, segments and file-level windows (``FileTags.path`` is ``"array"``).
+        mono mix, resampling, segments, file-level windows and, with ``events``, sound events
+        (``FileTags.path`` is ``"array"``).
 
         ``waveform`` is ``(samples,)`` or ``(samples, channels)`` as soundfile returns it, float or
         integer PCM (scaled as soundfile scales it to float) at ``sample_rate`` Hz, any rate from
@@ -239,8 +241,12 @@ class SegmentTagger:
         layouts = self.window_layouts(segment, hop)
         windows = [(layout, seg) for layout, (window, step) in enumerate(layouts)
                    for seg in split_signal(signal, decode_rate, window, step)]
-        state = _FileState("array", floor_db=self.window_floor_db)
+        read_events = None if events is None else self.event_reader(events)
+        state = _FileState("array", read_events, self.window_floor_db)
         state.duration = len(block) / rate
+        if read_events is not None:  # frame-wise outputs over blocks, as tag_files reads a file's events
+            for piece in split_signal(signal, decode_rate, self.block_seconds, self.block_seconds):
+                self._add_frames(state, piece)
         for first in range(0, len(windows), self.batch_size):
             chosen = windows[first : first + self.batch_size]
             probs = self.segment_probabilities([seg.samples for _, seg in chosen], decode_rate)

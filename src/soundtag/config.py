@@ -182,9 +182,10 @@ EnsembleMethod = Literal["arithmetic", "geometric", "weighted"]
 
 @dataclass
 class AudioConfig(Section):
-    """How audio is decoded: every clip is mixed to mono and resampled to ``sample_rate``; feature
-    extraction (features, train, evaluate) uses the first ``max_seconds`` of a longer file, with a
-    warning naming it (null: no limit); tagging streams files of any length and ignores it."""
+    """How audio is decoded: every clip is mixed to mono and resampled to ``sample_rate`` (unless its
+    features are computed at the file's own rate: ``features.resample: false``); feature extraction
+    (features, train, evaluate) uses the first ``max_seconds`` of a longer file, with a warning naming
+    it (null: no limit); tagging streams files of any length and ignores it."""
 
     section: ClassVar[str] = "audio"
     sample_rate: int = setting(32000, AT_LEAST_ONE)

@@ -63,7 +63,7 @@ def test_busy_cores_falls_back_to_the_load_average(monkeypatch):
 def test_threads_must_be_a_whole_number_of_at_least_one(value, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([*HEAVY["train"], "--threads", value])
-    assert "give a whole number of at least 1" in capsys.readouterr().err
+    assert "give a whole number of at least 1, or auto" in capsys.readouterr().err
 
 
 def test_use_threads_sets_torchs_threads():

@@ -13,6 +13,7 @@ import yaml
 
 from soundtag.config import AudioConfig, LogMelConfig, MfccConfig, SpectrogramConfig, to_plain
 from soundtag.data import FeatureCache, default_cache_dir
+from soundtag.data.cache import settings_key
 from soundtag.errors import AudioError
 
 
@@ -252,3 +253,10 @@ def test_no_cache_dir_means_the_default(isolated_cache_home, source):
     assert cache.root.is_relative_to(isolated_cache_home / "soundtag" / "features")
     cache.save(source, features())
     assert cache.contains(source)
+
+
+def test_a_setting_added_later_keeps_the_caches_made_before_it():
+    # the key of the default log-mel of before features.resample existed: a change here silently makes
+    # every user recompute every cached feature
+    assert settings_key(AudioConfig(), LogMelConfig(hop_length=640)) == "logmel-00bc8ec6e26c961c"
+    assert settings_key(AudioConfig(), LogMelConfig(hop_length=640, resample=False)) != "logmel-00bc8ec6e26c961c"

@@ -314,6 +314,9 @@ def test_one_track_to_stdout_or_a_file_and_failures_reported(tiny_run, soundscap
     (tmp_path / "th.json").write_text(json.dumps({"thresholds": {label: 3}}))
     assert main([*run, str(soundscapes[0]), "--event-thresholds", str(tmp_path / "th.json")]) == 2
     assert f"--event-thresholds {tmp_path / 'th.json'}: " in capsys.readouterr().err
+    plain = ["tag", str(tiny_run), str(soundscapes[0]), "--quiet"]
+    assert main([*plain, "--hysteresis", "0.5", "--min-duration", "1"]) == 2  # not dropped without a word
+    assert "--hysteresis, --min-duration: event options apply to events; add --events" in capsys.readouterr().err
 
 
 def read_rows_tab(path) -> list[dict[str, str]]:

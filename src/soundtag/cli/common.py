@@ -162,7 +162,12 @@ def idle_cores() -> int:
 
 def threads_value(text: str) -> int | str:
     """``--threads``: a whole number of at least 1, or ``auto`` (:func:`idle_cores` when the command starts)."""
-    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1, or auto") from None
 
 
 def positive_int(text: str) -> int:

@@ -382,7 +382,11 @@ def event_settings(args: argparse.Namespace, fmt: str, tagger: SegmentTagger) ->
     ``--event-thresholds``, frame-wise outputs) before any output is written."""
     import dataclasses
 
+    given = [f"--{dest.replace('_', '-')}" for dest in EVENT_OPTIONS.values() if getattr(args, dest) is not None]
     if not (args.events or fmt in TRACK_FORMATS):
+        if given or args.event_thresholds:  # else they would be dropped without a word
+            options = ", ".join(given + ["--event-thresholds"] * bool(args.event_thresholds))
+            raise ConfigError(f"{options}: event options apply to events; add --events (or --format audacity|raven)")
         return None
     base = tagger.default_events
     changes = {name: getattr(args, dest) for name, dest in EVENT_OPTIONS.items() if getattr(args, dest) is not None}

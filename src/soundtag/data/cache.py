@@ -40,9 +40,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "soundtag"
 
 
+#: Feature settings added after caches existed, left out of the key at these values (which compute what
+#: was computed before the setting existed), so that the caches made before it stay in use.
+KEYLESS_DEFAULTS = {"resample": True}
+
+
 def settings_key(audio: AudioConfig, features: FeatureConfig) -> str:
     """A short hash of everything that changes a feature's values."""
-    payload = {"format": CACHE_FORMAT, "audio": to_plain(audio), "features": to_plain(features)}
+    plain = {k: v for k, v in to_plain(features).items() if k not in KEYLESS_DEFAULTS or KEYLESS_DEFAULTS[k] != v}
+    payload = {"format": CACHE_FORMAT, "audio": to_plain(audio), "features": plain}
     text = json.dumps(payload, sort_keys=True)
     return f"{features.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 

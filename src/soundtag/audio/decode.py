@@ -126,9 +126,10 @@ def check_samples(path: str | Path, samples: np.ndarray) -> float:
 
 class AudioStream:
     """One file decoded to mono float32 at ``sample_rate`` (a :data:`RateChoice`: the file's own rate
-    when None; :attr:`output_rate` once the file is open), a block at a time: iterate to get consecutive blocks of about :data:`BLOCK_SAMPLES` samples at most. Every block
-    is checked as it is read (:func:`check_samples`), so a bad sample stops the stream with an
-    :class:`AudioError` naming the file; a file with no samples at all raises one at the end.
+    when None; :attr:`output_rate` once the file is open), a block at a time: iterate to get
+    consecutive blocks of about :data:`BLOCK_SAMPLES` samples at most. Every block is checked as it is
+    read (:func:`check_samples`), so a bad sample stops the stream with an :class:`AudioError` naming
+    the file; a file with no samples at all raises one at the end.
 
     ``offset`` and ``duration`` (seconds) read a part of the file; ``max_seconds`` stops the stream
     there and sets :attr:`cut` when the file goes on. After iterating, :attr:`samples` is the number of

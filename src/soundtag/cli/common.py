@@ -157,7 +157,7 @@ def _cpu_counters() -> tuple[int, int, int]:
 def idle_cores() -> int:
     """The cores this process may use that other work leaves idle now (:func:`busy_cores`), at least 1."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, usable - round(busy_cores())))
+    return max(1, usable - round(busy_cores()))
 
 
 def threads_value(text: str) -> int | str:

@@ -382,7 +382,7 @@ def event_settings(args: argparse.Namespace, fmt: str, tagger: SegmentTagger) ->
     ``--event-thresholds``, frame-wise outputs) before any output is written."""
     import dataclasses
 
-    given = [f"--{dest.replace('_', '-')}" for dest in EVENT_OPTIONS.values() if getattr(args, dest) is not None]
+    given = [option_name(dest) for dest in EVENT_OPTIONS.values() if getattr(args, dest) is not None]
     if not (args.events or fmt in TRACK_FORMATS):
         if given or args.event_thresholds:  # else they would be dropped without a word
             options = ", ".join(given + ["--event-thresholds"] * bool(args.event_thresholds))
@@ -407,8 +407,13 @@ def flag_names(message: str, thresholds_file: str | None) -> str:
     '--min-duration must be >= 0, got -1.0'
     """
     for name, dest in EVENT_OPTIONS.items():
-        message = message.replace(f"tag.events.{name} ", f"--{dest.replace('_', '-')} ")
+        message = message.replace(f"tag.events.{name} ", f"{option_name(dest)} ")
     return message.replace("tag.events.thresholds:", f"--event-thresholds {thresholds_file}:")
+
+
+def option_name(dest: str) -> str:
+    """The command-line spelling of an option's destination (``min_duration``: ``--min-duration``)."""
+    return "--" + dest.replace("_", "-")
 
 
 def read_event_thresholds(path: str) -> dict:
